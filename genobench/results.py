@@ -1,0 +1,88 @@
+"""Writing a run's results: tables, figures and the headline metric, atomically.
+
+Every file is written to a temporary name beside its target and renamed into place,
+so an interrupted run never leaves a half-written table behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+HEADLINE_FILE = "headline.json"
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(text: str, path: str | Path) -> Path:
+    """Write text to `path` atomically."""
+    return _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a DataFrame as CSV (no index) atomically."""
+    return _atomic_write(Path(path), lambda tmp: df.to_csv(tmp, index=False))
+
+
+def atomic_write_json(obj: Any, path: str | Path) -> Path:
+    """Write JSON atomically (NaN becomes null)."""
+    text = json.dumps(_json_safe(obj), indent=2, sort_keys=True, default=str)
+    return atomic_write_text(text + "\n", path)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return _json_safe(obj.item())
+    return obj
+
+
+class RunOutputs:
+    """The output folder of one notebook run: every table and figure goes through here."""
+
+    def __init__(self, output_dir: str | Path):
+        self.dir = Path(output_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def table(self, df: pd.DataFrame, name: str) -> Path:
+        """Write a CSV table under the run folder (name may include a subfolder)."""
+        return atomic_write_csv(df, self.dir / name)
+
+    def json(self, obj: Any, name: str) -> Path:
+        """Write a JSON file under the run folder."""
+        return atomic_write_json(obj, self.dir / name)
+
+    def figure(self, fig, name: str) -> Path:
+        """Write a plotly figure as self-contained interactive HTML (`figures/<name>.html`)."""
+        path = self.dir / "figures" / f"{name}.html"
+        return _atomic_write(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True,
+                                                              full_html=True))
+
+    def headline(self, metric: str, value: float, **context: Any) -> Path:
+        """Record the run's headline metric, shown in the report's index table."""
+        return self.json({"metric": metric, "value": value, **context}, HEADLINE_FILE)

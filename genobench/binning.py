@@ -1,0 +1,69 @@
+"""Binning embeddings into genomes: UMAP reduction, DBSCAN clustering, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import DBSCAN
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+
+from genobench.metrics.clustering import clustering_metrics
+
+
+def umap_reduce(x: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15,
+                min_dist: float = 0.0) -> np.ndarray:
+    """Seeded UMAP of standardized features to `n_components` dimensions."""
+    import umap  # slow to import (numba); only when needed
+
+    z = StandardScaler().fit_transform(x)
+    reducer = umap.UMAP(n_components=n_components, n_neighbors=min(n_neighbors, len(x) - 1),
+                        min_dist=min_dist, random_state=seed, n_jobs=1)
+    return reducer.fit_transform(z)
+
+
+def k_distances(x: np.ndarray, k: int) -> np.ndarray:
+    """Sorted distance of each point to its k-th nearest other point (the k-distance curve)."""
+    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
+    return np.sort(dist[:, k])
+
+
+def knee_eps(sorted_distances: np.ndarray) -> float:
+    """The knee of a sorted k-distance curve: the point farthest below its chord."""
+    y = np.asarray(sorted_distances, dtype=float)
+    if len(y) < 3 or y[-1] == y[0]:
+        return float(y[-1])
+    t = np.linspace(0, 1, len(y))
+    chord = y[0] + t * (y[-1] - y[0])
+    return float(y[np.argmax(chord - y)])
+
+
+@dataclass
+class BinningResult:
+    """Cluster labels, the eps used, the reduced coordinates and the metrics of one model."""
+
+    labels: np.ndarray
+    eps: float
+    eps_chosen: bool
+    coords: np.ndarray
+    metrics: dict[str, float]
+
+
+def bin_embeddings(embeddings: np.ndarray, genome_ids, umap_dim: int, seed: int,
+                   min_samples: int = 5, eps: float | None = None) -> BinningResult:
+    """UMAP to `umap_dim`, then DBSCAN; eps from the k-distance knee when not given."""
+    coords = umap_reduce(embeddings, umap_dim, seed)
+    eps_chosen = eps is None
+    if eps_chosen:
+        eps = knee_eps(k_distances(coords, min_samples))
+    labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(coords)
+    return BinningResult(labels, float(eps), eps_chosen, coords,
+                         clustering_metrics(genome_ids, labels, coords))
+
+
+def metrics_row(model: str, result: BinningResult, n_points: int) -> pd.DataFrame:
+    """One row of `binning_metrics.csv`."""
+    return pd.DataFrame([{"model": model, "n_points": n_points, **result.metrics,
+                          "eps": result.eps, "eps_chosen": result.eps_chosen}])

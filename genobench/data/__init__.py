@@ -1,0 +1,1 @@
+"""Loading and validating inputs, and synthetic data generators."""

@@ -1,0 +1,1 @@
+"""Model registry, loading, local checkpoints and sequence encoders."""

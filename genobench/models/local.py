@@ -1,0 +1,89 @@
+"""Small local checkpoints of real `transformers` architectures, built by genobench.
+
+Hub models cannot be downloaded on every machine, so tests and the default report
+use stand-ins of the same architecture families, saved with `save_pretrained` into
+a folder and loaded back through the ordinary `from_pretrained` code path.
+Weights are random-initialised from a fixed seed: the same name always gives the
+same weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+from transformers import (BertConfig, BertForMaskedLM, MistralConfig, MistralForCausalLM,
+                          PreTrainedTokenizerFast)
+
+from genobench.paths import cache_dir
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+ALPHABET = list("ACGTN")
+
+# name -> (family, size settings)
+LOCAL_MODELS = {
+    "tiny-mistral": ("mistral", dict(hidden_size=64, num_layers=2, num_heads=4)),
+    "tiny-bert": ("bert", dict(hidden_size=64, num_layers=2, num_heads=4)),
+}
+LOCAL_PREFIX = "local:"
+
+
+def dna_tokenizer(family: str) -> PreTrainedTokenizerFast:
+    """A character-level DNA tokenizer (A, C, G, T, N + specials).
+
+    Masked LMs (BERT family) wrap each sequence in [CLS] … [SEP]; causal LMs get no
+    special tokens, as GenomeOcean-style tokenizers do for plain sequence input.
+    """
+    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + ALPHABET)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    if family == "bert":
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]),
+                                                     ("[SEP]", vocab["[SEP]"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                   model_input_names=["input_ids", "attention_mask"])
+
+
+def build_local_model(path: str | Path, family: str, hidden_size: int = 64,
+                      num_layers: int = 2, num_heads: int = 4, max_positions: int = 8192,
+                      seed: int = 0) -> Path:
+    """Build a random-initialised model of `family` ("mistral" or "bert") into `path`."""
+    tokenizer = dna_tokenizer(family)
+    common = dict(vocab_size=len(tokenizer), hidden_size=hidden_size,
+                  num_hidden_layers=num_layers, num_attention_heads=num_heads,
+                  intermediate_size=4 * hidden_size, max_position_embeddings=max_positions,
+                  pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    if family == "mistral":
+        model = MistralForCausalLM(MistralConfig(num_key_value_heads=num_heads, **common))
+    elif family == "bert":
+        model = BertForMaskedLM(BertConfig(**common))
+    else:
+        raise ValueError(f"unknown local model family {family!r}; choose 'mistral' or 'bert'")
+    path = Path(path)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def local_model_path(name: str) -> Path:
+    """Path of the named local model (see LOCAL_MODELS), building it on first use."""
+    if name not in LOCAL_MODELS:
+        raise ValueError(f"unknown local model {name!r}; available: {', '.join(LOCAL_MODELS)}")
+    path = cache_dir() / "models" / name
+    if not (path / "config.json").exists():
+        family, sizes = LOCAL_MODELS[name]
+        tmp = path.with_name(path.name + ".building")
+        build_local_model(tmp, family, **sizes)
+        tmp.rename(path)
+    return path
+
+
+def resolve_model(name_or_path: str) -> str:
+    """Turn `local:<name>` into the built folder's path; hub ids and paths pass through."""
+    if name_or_path.startswith(LOCAL_PREFIX):
+        return str(local_model_path(name_or_path[len(LOCAL_PREFIX):]))
+    return name_or_path

@@ -1,0 +1,26 @@
+# The two commands of the README. Each bootstraps .venv (Python 3.11) on first use
+# and again whenever requirements.txt or pyproject.toml change.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PARAMS ?= cpu
+
+.PHONY: report test venv clean
+
+report: $(STAMP)
+	$(VENV)/bin/genobench report --params $(PARAMS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "setuptools>=64"
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	touch $(STAMP)
+
+clean:
+	rm -rf reports/runs reports/site reports/_quarto.yml reports/index.qmd

@@ -1,0 +1,1 @@
+"""Synchronized timing, NVML power sampling and memory peaks."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import os
 import platform
 import shutil
 import subprocess
@@ -140,6 +141,9 @@ def run_notebook(notebook: str, params_file: str | Path | None = None,
                               "started": dt.datetime.now(dt.timezone.utc).isoformat()}
     start = time.perf_counter()
     try:
+        # The executed notebook is the report page: keep progress bars out of its cells
+        # (papermill shows per-cell progress instead).
+        os.environ.setdefault("TQDM_DISABLE", "1")
         papermill.execute_notebook(
             nb, str(run_dir / f"{py_path.stem}.ipynb"),
             parameters={**params, "output_dir": str(run_dir.resolve())},

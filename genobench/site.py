@@ -64,7 +64,7 @@ def index_markdown(runs: list[dict[str, Any]]) -> str:
              "", "| notebook | params | status | headline metric | duration | tables |",
              "|---|---|---|---|---|---|"]
     for run in runs:
-        status = "✅ ok" if run["status"] == "ok" else f"❌ **{run['status']}**"
+        status = "ok" if run["status"] == "ok" else f"**{run['status'].upper()}**"
         files = " ".join(f"[{f}]({run['dir']}/{f})" for f in run["files"] if f.endswith(".csv"))
         lines.append(f"| [{run['notebook']}]({_html_name(run['page'])}) | "
                      f"{run['params_name']} | {status} | {_headline(run)} | "

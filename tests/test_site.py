@@ -28,7 +28,7 @@ def test_fallback_site_lists_every_run(reports_with_a_failure, in_repo):
     index = (site / "index.html").read_text()
     assert "runs/binning/smoke/binning.html" in index
     assert "runs/broken/cpu/failed.html" in index and "ValueError: boom" in index
-    assert "failed" in index
+    assert "FAILED" in index
     page = (site / "runs" / "binning" / "smoke" / "binning.html").read_text()
     assert "Plotly.newPlot" in page  # the figure is embedded, not dropped
     assert "Binning: do embeddings still separate genomes?" in page

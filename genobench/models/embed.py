@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import transformers
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
 
@@ -34,8 +35,13 @@ class HFEmbedder:
         self.name = name_or_path
         self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        self.model = AutoModel.from_pretrained(path, dtype=dtype,
-                                               trust_remote_code=trust_remote_code)
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()  # a causal LM loaded headless is expected
+        try:
+            self.model = AutoModel.from_pretrained(path, dtype=dtype,
+                                                   trust_remote_code=trust_remote_code)
+        finally:
+            transformers.logging.set_verbosity(verbosity)
         self.model.to(device).eval()
 
     @torch.inference_mode()

@@ -14,31 +14,13 @@ from __future__ import annotations
 import argparse
 import csv
 import resource
-import statistics
-import time
 from typing import Callable
 
 import torch
 
+from genobench.profiling.timing import summarize_times, time_repeats
 from genobench.semicrf import log_partition, triton_available
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_call(fn: Callable[[], None], device: torch.device, repeats: int) -> float:
-    """Median wall time (s) of ``fn`` after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from genobench.semicrf.check import random_problem
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -47,29 +29,21 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_inputs(batch: int, max_len: int, num_classes: int, max_duration: int, device: torch.device,
-                dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    gen = torch.Generator().manual_seed(0)
-    emissions = torch.randn(batch, max_len, num_classes, generator=gen, dtype=dtype)
-    transition = torch.randn(num_classes, num_classes, generator=gen, dtype=dtype)
-    duration = torch.randn(max_duration, num_classes, generator=gen, dtype=dtype)
-    lengths = torch.full((batch,), max_len, dtype=torch.long)
-    return tuple(t.to(device) for t in (emissions, transition, duration, lengths))
-
-
-def genobench_runner(backend: str, emissions, transition, duration, lengths) -> Callable[[], None]:
-    cum = torch.nn.functional.pad(emissions.cumsum(1), (0, 0, 1, 0))
-    leaves = [t.detach().clone().requires_grad_(True) for t in (cum, transition, duration)]
+def genobench_runner(backend: str, problem) -> Callable[[], None]:
+    leaves = [t.detach().clone().requires_grad_(True)
+              for t in (problem.cum_scores, problem.transition, problem.duration_bias)]
 
     def run() -> None:
-        log_partition(*leaves, lengths, backend=backend).sum().backward()
+        log_partition(*leaves, problem.lengths, backend=backend).sum().backward()
 
     return run
 
 
-def pytorch_crf_runner(emissions, transition, lengths) -> Callable[[], None]:
+def pytorch_crf_runner(problem) -> Callable[[], None]:
     import torchcrf
 
+    emissions = problem.cum_scores.diff(dim=1)
+    transition, lengths = problem.transition, problem.lengths
     crf = torchcrf.CRF(emissions.shape[-1], batch_first=True).to(emissions.device, emissions.dtype)
     with torch.no_grad():
         crf.start_transitions.zero_()
@@ -98,18 +72,17 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for shape in args.shapes.split(","):
         max_len, max_duration = (int(v) for v in shape.split("x"))
-        emissions, transition, duration, lengths = make_inputs(args.batch, max_len, args.classes, max_duration,
-                                                               device, dtype)
+        problem = random_problem(args.batch, max_len, max_duration, args.classes, seed=0,
+                                 device=str(device), dtype=dtype, variable_lengths=False)
         runners: dict[str, Callable[[], None] | None] = {
-            "reference": genobench_runner("reference", emissions, transition, duration, lengths),
-            "triton": (genobench_runner("triton", emissions, transition, duration, lengths)
-                       if triton_available(device)[0] else None),
-            "pytorch-crf": pytorch_crf_runner(emissions, transition, lengths) if max_duration == 1 else None,
+            "reference": genobench_runner("reference", problem),
+            "triton": genobench_runner("triton", problem) if triton_available(device)[0] else None,
+            "pytorch-crf": pytorch_crf_runner(problem) if max_duration == 1 else None,
         }
         for name, runner in runners.items():
             if runner is None:
                 continue
-            seconds = time_call(runner, device, args.repeats)
+            seconds = summarize_times(time_repeats(runner, 1, args.repeats, str(device)))["median_s"]
             rows.append({"backend": name, "T": max_len, "K": max_duration, "B": args.batch, "C": args.classes,
                          "dtype": args.dtype, "device": device.type, "fwd_bwd_s": round(seconds, 5),
                          "peak_mem_mb": round(peak_memory_mb(device), 1)})

@@ -14,8 +14,13 @@ def _override(pairs: list[list[str]]) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from genobench.runner import run_notebook
+    from genobench.runner import read_params_file, run_notebook
 
+    sweep = read_params_file(args.params).get("sweep") if args.params else None
+    if sweep:
+        print(f"note: {args.params} declares a sweep over {', '.join(sweep)}; this runs the "
+              f"file's other values once. `genobench report --only NOTEBOOK --params "
+              f"{Path(args.params).stem}` runs every point of the grid.", file=sys.stderr)
     record = run_notebook(args.notebook, args.params, _override(args.param), name=args.name,
                           reports_dir=args.reports_dir, progress=True)
     where = Path(args.reports_dir) / "runs" / record["notebook"] / record["params_name"]
@@ -27,23 +32,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from genobench.runner import run_notebook
-    from genobench.site import render_site
+    from genobench.workflow.driver import ReportOptions, report
 
-    notebooks = args.only or sorted(p.stem for p in Path("notebooks").glob("*.py"))
-    failed = []
-    for nb in notebooks:
-        params = Path("params") / nb / f"{args.params}.yaml"
-        print(f"running {nb} with {params} ...", flush=True)
-        record = run_notebook(nb, params, reports_dir=args.reports_dir, progress=True)
-        print(f"  {record['status']} in {record['duration_s']:.1f} s", flush=True)
-        if record["status"] != "ok":
-            failed.append(f"{nb}: {record['error']}")
-    renderer, site = render_site(args.reports_dir, renderer=args.renderer)
-    print(f"site rendered with {renderer}: {site / 'index.html'}")
-    for line in failed:
-        print(f"FAILED {line}", file=sys.stderr)
-    return 1 if failed else 0
+    return report(ReportOptions(
+        params_sets=args.params, only=args.only or [], reports_dir=args.reports_dir,
+        notebooks_dir=args.notebooks_dir, params_dir=args.params_dir, renderer=args.renderer,
+        quarto_config=args.quarto_config, cores=args.cores, jobs=args.jobs,
+        profile=args.profile, executor=args.executor, dry_run=args.dry_run, force=args.force,
+        snakemake_args=args.snakemake_args))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -51,6 +47,21 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     renderer, site = render_site(args.reports_dir, renderer=args.renderer)
     print(f"site rendered with {renderer}: {site / 'index.html'}")
+    return 0
+
+
+def cmd_build_lm(args: argparse.Namespace) -> int:
+    from genobench.models.genomic_lm import build_genomic_lm
+    from genobench.paths import cache_dir
+
+    name = "genomic-lm-tiny" if args.tiny else "genomic-lm"
+    path = Path(args.path) if args.path else cache_dir() / "models" / name
+    record = build_genomic_lm(path, seed=args.seed, max_seconds=args.max_seconds,
+                              max_steps=args.max_steps, preset="tiny" if args.tiny else "default",
+                              progress=True)
+    print(f"{path}: {record['steps_completed']}/{record['max_steps']} steps in "
+          f"{record['train_seconds']} s, held-out {record['heldout_bits_per_base']:.3f} "
+          f"bits/base (uniform 2.000, true chains {record['oracle_bits_per_base']:.3f})")
     return 0
 
 
@@ -70,12 +81,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     renderer = dict(choices=["auto", "quarto", "fallback"], default="auto",
                     help="quarto when on PATH (auto), or the nbconvert fallback")
-    report = sub.add_parser("report", help="run every notebook, then render the site")
-    report.add_argument("--params", default="cpu",
-                        help="params file name under params/<notebook>/ (default: cpu)")
+    report = sub.add_parser(
+        "report", help="run every notebook through the Snakemake workflow, then render the site",
+        description="Run every notebook with params/<notebook>/<set>.yaml (one run per point "
+        "of a params file's sweep) through genobench's Snakemake workflow, locally or on a "
+        "cluster, then render the site. Only runs whose notebook, params file or genobench "
+        "version changed, and runs that failed, are redone. Arguments after `--` go to "
+        "Snakemake as they are (e.g. `-- --forceall`, `-- --unlock`).")
+    report.add_argument("--params", nargs="+", default=["cpu"], metavar="SET",
+                        help="params file name(s) under params/<notebook>/: cpu (default), "
+                             "gpu, smoke")
     report.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks")
+    report.add_argument("-n", "--dry-run", action="store_true",
+                        help="list what would run and why (Snakemake's reasons); run nothing")
+    report.add_argument("--force", action="store_true",
+                        help="rerun every selected run even if nothing changed")
+    report.add_argument("--cores", type=int,
+                        help="local: cores to use at once (default: all of this machine)")
+    report.add_argument("--jobs", type=int,
+                        help="cluster: jobs queued at once (default: the profile's, else 50)")
+    report.add_argument("--profile", metavar="DIR",
+                        help="a Snakemake profile, e.g. profiles/slurm (executor, account, "
+                             "partitions, default resources)")
+    report.add_argument("--executor", metavar="NAME",
+                        help="a Snakemake executor, e.g. slurm (default: local)")
+    report.add_argument("--notebooks-dir", default="notebooks",
+                        help="folder of the notebooks (default: notebooks)")
+    report.add_argument("--params-dir", default="params",
+                        help="folder of params/<notebook>/<set>.yaml (default: params)")
+    report.add_argument("--quarto-config", default="_quarto.yml",
+                        help="the site's settings template (default: _quarto.yml)")
     report.add_argument("--renderer", **renderer)
-    report.set_defaults(func=cmd_report)
+    report.set_defaults(func=cmd_report, snakemake_args=[])
+
+    build_lm = sub.add_parser(
+        "build-lm", help="build and train the local genomic LM (local:genomic-lm) now",
+        description="Train the small causal genomic LM on the synthetic metagenome and save it "
+        "with save_pretrained (default: into the cache, where local:genomic-lm finds it). "
+        "Notebooks build it on first use anyway; this builds it ahead of time.")
+    build_lm.add_argument("--path", help="output folder (default: the cache's genomic-lm)")
+    build_lm.add_argument("--seed", type=int, default=0)
+    build_lm.add_argument("--max-seconds", type=float, default=180.0,
+                          help="stop training after this long (recorded in the model folder)")
+    build_lm.add_argument("--max-steps", type=int, help="training steps (default: the preset's)")
+    build_lm.add_argument("--tiny", action="store_true",
+                          help="the random-init tiny version used by tests (seconds)")
+    build_lm.set_defaults(func=cmd_build_lm)
 
     render = sub.add_parser("render", help="render the site from existing runs")
     render.add_argument("--renderer", **renderer)
@@ -87,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `genobench` console script."""
     from genobench.runner import RunConfigError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     args = build_parser().parse_args(argv)
+    if extra:
+        if args.command != "report":
+            build_parser().error("arguments after `--` are for Snakemake: `genobench report` only")
+        args.snakemake_args = extra
     try:
         return args.func(args)
     except (RunConfigError, FileNotFoundError) as exc:

@@ -56,3 +56,34 @@ def test_quarto_renderer_without_quarto_is_a_clear_error(tmp_path, in_repo, monk
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="no quarto binary"):
         render_site(tmp_path, renderer="quarto")
+
+
+def test_a_sweep_is_one_row_of_the_index_and_one_grid_page(tmp_path, in_repo):
+    from genobench.site import write_project
+
+    reports = tmp_path / "reports"
+    for i, (T, status) in enumerate([(100, "ok"), (1000, "failed")]):
+        run_dir = reports / "runs" / "semicrf" / f"grid--T-{T}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "run.json").write_text(json.dumps({
+            "notebook": "semicrf", "params_name": f"grid--T-{T}", "status": status,
+            "error": None if status == "ok" else "ValueError: diverged",
+            "duration_s": 1.0 + i, "headline": {"metric": "F1", "value": 0.5 + i / 10},
+            "sweep": {"params_name": "grid", "keys": ["T"], "values": {"T": T}}}))
+    pages = write_project(reports, tmp_path / "no-template.yml")
+    assert pages == ["index.qmd", "runs/semicrf/grid--T-100/failed.qmd",
+                     "runs/semicrf/grid--T-1000/failed.qmd", "runs/semicrf/sweep-grid.qmd"]
+    index = (reports / "index.qmd").read_text()
+    assert "[semicrf](runs/semicrf/sweep-grid.html) | grid (sweep of 2: T)" in index
+    assert "**1 FAILED** of 2 | F1 = 0.5 … 0.6 | 3.0 s" in index
+    assert "grid--T-100" not in index.split("## Failed runs")[0]  # one row, not one per point
+    page = (reports / "runs" / "semicrf" / "sweep-grid.qmd").read_text()
+    assert "| 100 | ok | F1 = 0.500 | 1.0 s | [grid--T-100](grid--T-100/failed.html) |" in page
+    assert "| 1000 | **FAILED** |" in page and "ValueError: diverged" in page
+    assert (reports / "runs" / "semicrf" / "sweep-grid.csv").read_text().splitlines() == [
+        "T,status,headline_metric,headline_value,duration_s,run",
+        "100,ok,F1,0.5,1.0,grid--T-100", "1000,failed,F1,0.6,2.0,grid--T-1000"]
+    config = yaml.safe_load((reports / "_quarto.yml").read_text())
+    section = config["website"]["sidebar"]["contents"][0]["contents"][0]
+    assert section["href"] == "runs/semicrf/sweep-grid.qmd"
+    assert [item["text"] for item in section["contents"]] == ["T=100", "T=1000"]

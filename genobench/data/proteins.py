@@ -1,0 +1,285 @@
+"""Protein sequences: FASTA reading with validation, and seeded synthetic protein sets.
+
+Two synthetic generators, both deterministic for a given seed:
+
+- `synthetic_proteins`: random proteins of given lengths with a UniProt-like
+  amino-acid composition, the input of the speed benchmark when no FASTA is given;
+- `viral_host_proteins`: a labelled binary task, "viral" (label 1) versus "host"
+  (label 0) proteins whose composition and short motifs differ. Each sequence's
+  composition is jittered around its class's, and motifs are planted with a
+  probability below one, so the classes overlap and the task is not trivial.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genobench.data.fragments import InputError
+
+# The 20 standard amino acids, and the extra letters protein FASTA files use (and ESM's
+# vocabulary has): X unknown, B Asx, Z Glx, U selenocysteine, O pyrrolysine.
+STANDARD_AA = "ACDEFGHIKLMNPQRSTVWY"
+EXTRA_AA = "XBZUO"
+PROTEIN_ALPHABET = STANDARD_AA + EXTRA_AA
+_VALID = re.compile(f"^[{PROTEIN_ALPHABET}]+$")
+
+# Mean amino-acid frequencies of UniProtKB/Swiss-Prot (percent), in STANDARD_AA order.
+BACKGROUND_PERCENT = {
+    "A": 8.25, "C": 1.37, "D": 5.45, "E": 6.75, "F": 3.86, "G": 7.07, "H": 2.27, "I": 5.96,
+    "K": 5.84, "L": 9.66, "M": 2.42, "N": 4.06, "P": 4.70, "Q": 3.93, "R": 5.53, "S": 6.56,
+    "T": 5.34, "V": 6.87, "W": 1.08, "Y": 2.92,
+}
+# Multiplicative shifts of the "viral" class: richer in S/T/N/P/G (disordered, capsid-like
+# regions), poorer in C/W/H/E; re-normalised afterwards.
+VIRAL_SHIFT = {"S": 1.35, "T": 1.3, "N": 1.35, "P": 1.3, "G": 1.15, "Y": 1.15,
+               "C": 0.7, "W": 0.75, "H": 0.8, "E": 0.85, "L": 0.9}
+# Short motifs planted in each class (x = any residue). Viral: the RdRp "GDD" core,
+# the Walker A P-loop of helicases, a furin-like cleavage site. Host: N-glycosylation
+# sequon, an ER-retention tail, a C2H2 zinc-finger fragment.
+VIRAL_MOTIFS = ("YGDD", "GxxxxGKS", "RRxR")
+HOST_MOTIFS = ("NxSx", "KDEL", "CxxCxxxFxxxxxLxxH")
+
+
+@dataclass(frozen=True)
+class ProteinRecord:
+    """One FASTA record: id (the header's first word), the whole header and the sequence."""
+
+    id: str
+    description: str
+    seq: str
+
+
+def _composition(shift: dict[str, float] | None = None, strength: float = 1.0) -> np.ndarray:
+    p = np.array([BACKGROUND_PERCENT[a] for a in STANDARD_AA], dtype=float)
+    if shift:
+        p *= np.array([shift.get(a, 1.0) ** strength for a in STANDARD_AA])
+    return p / p.sum()
+
+
+# ---------------------------------------------------------------------------- FASTA
+
+
+def parse_fasta(text: str, source: str = "<string>") -> list[ProteinRecord]:
+    """Parse and validate protein FASTA text; `source` names it in error messages.
+
+    Raises InputError naming the record (and line) on: no records, sequence lines
+    before the first header, an empty header, a record without sequence, a duplicated
+    id, or a character outside the protein alphabet (the 20 standard amino acids and
+    X, B, Z, U, O, any case). One trailing `*` (a stop codon in translated FASTA) is
+    removed; whitespace inside sequence lines is ignored. Sequences are upper-cased.
+    """
+    records: list[ProteinRecord] = []
+    header: str | None = None
+    header_line = 0
+    chunks: list[str] = []
+    seen: dict[str, int] = {}
+
+    def close() -> None:
+        if header is None:
+            return
+        rid = header.split()[0]
+        seq = "".join(chunks).upper()
+        if seq.endswith("*"):
+            seq = seq[:-1]
+        where = f"{source}, record {rid!r} (line {header_line})"
+        if not seq:
+            raise InputError(f"{where}: empty sequence. Remove the record or add its "
+                             "sequence on the lines after the header.")
+        if not _VALID.match(seq):
+            pos = next(i for i, c in enumerate(seq) if c not in PROTEIN_ALPHABET)
+            bad = "".join(sorted(set(seq) - set(PROTEIN_ALPHABET)))
+            raise InputError(f"{where}: invalid character(s) {bad!r} (first at residue "
+                             f"{pos + 1}); a protein sequence may only use "
+                             f"{STANDARD_AA} and {EXTRA_AA} (any case). Is this a "
+                             "nucleotide FASTA, or does it contain gaps/stops?")
+        if rid in seen:
+            raise InputError(f"{where}: id {rid!r} was already used by the record on line "
+                             f"{seen[rid]}. Record ids (the header's first word) must be "
+                             "unique.")
+        seen[rid] = header_line
+        records.append(ProteinRecord(rid, header, seq))
+
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(";"):
+            continue
+        if line.startswith(">"):
+            close()
+            header, header_line, chunks = line[1:].strip(), lineno, []
+            if not header:
+                raise InputError(f"{source}, line {lineno}: empty header ('>' with no id). "
+                                 "Give every record an id: '>my_protein_1'.")
+        elif header is None:
+            raise InputError(f"{source}, line {lineno}: sequence before the first header. A "
+                             "FASTA file starts with a '>id' line.")
+        else:
+            chunks.append("".join(line.split()))
+    close()
+    if not records:
+        raise InputError(f"{source}: no FASTA records found. Expected lines like '>id' "
+                         "followed by the protein sequence.")
+    return records
+
+
+def read_fasta(path: str | Path) -> list[ProteinRecord]:
+    """Read and validate a protein FASTA file (see `parse_fasta` for the checks)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file. Pass the path of a protein FASTA file.")
+    return parse_fasta(path.read_text(), source=str(path))
+
+
+def write_fasta(records, path: str | Path, width: int = 60) -> Path:
+    """Write ProteinRecords (or (id, seq) pairs) as FASTA, `width` residues a line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for rec in records:
+        rid, desc, seq = ((rec.id, rec.description, rec.seq) if isinstance(rec, ProteinRecord)
+                          else (rec[0], rec[0], rec[1]))
+        lines.append(f">{desc or rid}")
+        lines += [seq[i:i + width] for i in range(0, len(seq), width)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def header_field(record: ProteinRecord, key: str) -> str | None:
+    """Value of a `key=value` word in a record's header, or None."""
+    for word in record.description.split()[1:]:
+        if word.startswith(f"{key}="):
+            return word[len(key) + 1:]
+    return None
+
+
+def labelled_fasta(path: str | Path, key: str = "label") -> pd.DataFrame:
+    """A two-class FASTA (each header has `label=<class>`) as a table id, seq, label, label_name.
+
+    Class names are sorted; the second becomes label 1 (the positive class), unless
+    the names are 0/1, viral/host or positive/negative, which map the obvious way.
+    """
+    records = read_fasta(path)
+    names = []
+    for rec in records:
+        value = header_field(rec, key)
+        if value is None:
+            raise InputError(f"{path}, record {rec.id!r}: no '{key}=<class>' in its header. "
+                             f"Every record of a validation FASTA needs one, e.g. "
+                             f"'>{rec.id} {key}=viral'.")
+        names.append(value)
+    classes = sorted(set(names))
+    if len(classes) != 2:
+        raise InputError(f"{path}: the validation task is binary but the headers name "
+                         f"{len(classes)} class(es): {', '.join(classes)}.")
+    for neg, pos in (("0", "1"), ("host", "viral"), ("negative", "positive")):
+        if set(classes) == {neg, pos}:
+            classes = [neg, pos]
+    return pd.DataFrame({"id": [r.id for r in records], "seq": [r.seq for r in records],
+                         "label": [classes.index(n) for n in names], "label_name": names})
+
+
+# ------------------------------------------------------------------------ synthetic
+
+
+def _sample(rng: np.random.Generator, probs: np.ndarray, length: int) -> str:
+    idx = rng.choice(len(STANDARD_AA), size=length, p=probs)
+    return "".join(np.array(list(STANDARD_AA))[idx])
+
+
+def synthetic_proteins(lengths, seed: int = 0, prefix: str = "prot") -> list[ProteinRecord]:
+    """Random proteins with the background composition, one per entry of `lengths`.
+
+    Each starts with M. Same lengths and seed, same sequences.
+    """
+    rng = np.random.default_rng(seed)
+    probs = _composition()
+    out = []
+    for i, n in enumerate(lengths):
+        if n < 1:
+            raise ValueError(f"protein length must be >= 1, got {n}")
+        seq = "M" + _sample(rng, probs, int(n) - 1)
+        out.append(ProteinRecord(f"{prefix}_{i}", f"{prefix}_{i} length={n}", seq))
+    return out
+
+
+def bucket_proteins(buckets, per_bucket: int, seed: int = 0, jitter: float = 0.1
+                    ) -> pd.DataFrame:
+    """Synthetic proteins for the speed benchmark: `per_bucket` of each bucket length.
+
+    Lengths are drawn uniformly within ±`jitter` of the bucket length (a realistic
+    spread that still gives every batch about the same size). Columns: id, seq,
+    length, bucket.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for b in buckets:
+        lo, hi = max(1, int(round(b * (1 - jitter)))), int(round(b * (1 + jitter)))
+        lengths = rng.integers(lo, hi + 1, size=per_bucket)
+        for rec in synthetic_proteins(lengths, seed=int(rng.integers(2**31)), prefix=f"len{b}"):
+            rows.append((rec.id, rec.seq, len(rec.seq), int(b)))
+    return pd.DataFrame(rows, columns=["id", "seq", "length", "bucket"])
+
+
+def assign_buckets(lengths, buckets) -> np.ndarray:
+    """The bucket (from `buckets`) nearest to each length."""
+    b = np.asarray(sorted(buckets))
+    lengths = np.asarray(lengths)
+    return b[np.abs(lengths[:, None] - b[None, :]).argmin(1)]
+
+
+def fasta_buckets(records: list[ProteinRecord], buckets, per_bucket: int, seed: int = 0
+                  ) -> pd.DataFrame:
+    """Real proteins for the speed benchmark: each assigned to its nearest bucket, then up
+    to `per_bucket` of each drawn with the seed. Buckets left empty are dropped."""
+    df = pd.DataFrame({"id": [r.id for r in records], "seq": [r.seq for r in records]})
+    df["length"] = df["seq"].str.len()
+    df["bucket"] = assign_buckets(df["length"], buckets)
+    parts = [g.sample(min(per_bucket, len(g)), random_state=seed)
+             for _, g in df.groupby("bucket", sort=True)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _plant(rng: np.random.Generator, seq: list[str], motif: str, probs: np.ndarray) -> None:
+    if len(motif) >= len(seq):
+        return
+    start = int(rng.integers(0, len(seq) - len(motif) + 1))
+    for i, c in enumerate(motif):
+        seq[start + i] = _sample(rng, probs, 1) if c == "x" else c
+
+
+def viral_host_proteins(n_per_class: int = 200, seed: int = 0, min_length: int = 60,
+                        max_length: int = 300, shift_strength: float = 1.5,
+                        motif_rate: float = 0.5, concentration: float = 150.0) -> pd.DataFrame:
+    """A seeded binary task: "viral" (label 1) vs "host" (label 0) proteins.
+
+    Both classes draw lengths uniformly from [min_length, max_length]. A sequence's
+    composition is Dirichlet(`concentration` x its class composition), the viral class
+    being the background shifted by VIRAL_SHIFT ** `shift_strength`; each class motif
+    is planted with probability `motif_rate`. Lower `shift_strength`, `motif_rate` or
+    `concentration` make the task harder. Columns: id, seq, label, label_name; rows are
+    shuffled.
+    """
+    if n_per_class < 1 or min_length < 20 or max_length < min_length:
+        raise ValueError("need n_per_class >= 1 and 20 <= min_length <= max_length, got "
+                         f"{n_per_class}, {min_length}, {max_length}")
+    rng = np.random.default_rng(seed)
+    classes = {0: ("host", _composition(), HOST_MOTIFS),
+               1: ("viral", _composition(VIRAL_SHIFT, shift_strength), VIRAL_MOTIFS)}
+    background = _composition()
+    rows = []
+    for label, (name, comp, motifs) in classes.items():
+        for i in range(n_per_class):
+            probs = rng.dirichlet(concentration * comp)
+            length = int(rng.integers(min_length, max_length + 1))
+            seq = list("M" + _sample(rng, probs, length - 1))
+            for motif in motifs:
+                if rng.random() < motif_rate:
+                    _plant(rng, seq, motif, background)
+            seq[0] = "M"
+            rows.append((f"{name}_{i}", "".join(seq), label, name))
+    df = pd.DataFrame(rows, columns=["id", "seq", "label", "label_name"])
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)

@@ -1,0 +1,80 @@
+"""Protein FASTA validation and the seeded synthetic protein sets."""
+
+import numpy as np
+import pytest
+
+from genobench.data.fragments import InputError
+from genobench.data.proteins import (PROTEIN_ALPHABET, assign_buckets, bucket_proteins,
+                                     fasta_buckets, labelled_fasta, parse_fasta, read_fasta,
+                                     synthetic_proteins, viral_host_proteins, write_fasta)
+
+
+def test_parse_fasta_reads_multiline_records_and_normalizes():
+    recs = parse_fasta(">p1 first protein\nmkta\nYIAK*\n\n>p2\nXBZUO\n")
+    assert [(r.id, r.description, r.seq) for r in recs] == [
+        ("p1", "p1 first protein", "MKTAYIAK"), ("p2", "p2", "XBZUO")]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("", "no FASTA records"),
+    ("MKTAY\n>p1\nMK\n", "line 1: sequence before the first header"),
+    (">p1\nMKT\n>\nMK\n", "line 3: empty header"),
+    (">p1\nMKT\n>p2 empty one\n>p3\nMK\n", "record 'p2' \\(line 3\\): empty sequence"),
+    (">p1\nMKT\n>p2\nMKJT\n", "record 'p2' \\(line 3\\): invalid character\\(s\\) 'J' \\(first at "
+                              "residue 3\\)"),
+    (">p1\nACGT-ACGT\n", "invalid character\\(s\\) '-'"),
+    (">p1\nMKT\n>p1 again\nMK\n", "id 'p1' was already used by the record on line 1"),
+])
+def test_fasta_errors_name_the_record(text, match):
+    with pytest.raises(InputError, match=match):
+        parse_fasta(text, source="in.fa")
+
+
+def test_read_fasta_missing_file(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_fasta(tmp_path / "nope.fa")
+
+
+def test_fasta_round_trip(tmp_path):
+    recs = synthetic_proteins([5, 130], seed=3)
+    back = read_fasta(write_fasta(recs, tmp_path / "x.fa"))
+    assert [(r.id, r.seq) for r in back] == [(r.id, r.seq) for r in recs]
+
+
+def test_synthetic_sets_are_seeded():
+    a, b = bucket_proteins([50, 200], 5, seed=1), bucket_proteins([50, 200], 5, seed=1)
+    assert a.equals(b) and not a.equals(bucket_proteins([50, 200], 5, seed=2))
+    assert (a.groupby("bucket").size() == 5).all()
+    assert a["length"].between(45, 220).all() and (a["length"] == a["seq"].str.len()).all()
+    assert set("".join(a["seq"])) <= set(PROTEIN_ALPHABET)
+    v1, v2 = viral_host_proteins(30, seed=4), viral_host_proteins(30, seed=4)
+    assert v1.equals(v2) and v1["label"].value_counts().to_dict() == {1: 30, 0: 30}
+    assert set(v1.loc[v1.label == 1, "label_name"]) == {"viral"}
+
+
+def test_viral_and_host_differ_in_composition():
+    df = viral_host_proteins(200, seed=0)
+    frac = {lab: np.mean([sum(s.count(c) for c in "STNP") / len(s) for s in g["seq"]])
+            for lab, g in df.groupby("label")}
+    assert frac[1] > frac[0] + 0.03
+    assert df["seq"].str.contains("KDEL").groupby(df["label"]).mean()[0] > 0.3
+
+
+def test_buckets_from_a_fasta():
+    recs = synthetic_proteins([90, 110, 290, 310, 320, 600], seed=0)
+    df = fasta_buckets(recs, [100, 300], per_bucket=2, seed=0)
+    assert df.groupby("bucket").size().to_dict() == {100: 2, 300: 2}
+    assert list(assign_buckets([90, 210, 1000], [100, 300])) == [100, 300, 300]
+
+
+def test_labelled_fasta(tmp_path):
+    path = tmp_path / "l.fa"
+    path.write_text(">a label=viral\nMKT\n>b x label=host\nMKV\n")
+    df = labelled_fasta(path)
+    assert list(df["label"]) == [1, 0] and list(df["label_name"]) == ["viral", "host"]
+    path.write_text(">a label=viral\nMKT\n>b\nMKV\n")
+    with pytest.raises(InputError, match="record 'b': no 'label=<class>'"):
+        labelled_fasta(path)
+    path.write_text(">a label=x\nMKT\n>b label=y\nMKV\n>c label=z\nMK\n")
+    with pytest.raises(InputError, match="binary but the headers name 3"):
+        labelled_fasta(path)

@@ -61,7 +61,7 @@ def _headline(run: dict[str, Any]) -> str:
     if not h or h.get("value") is None:
         return "—"
     value = h["value"]
-    return f"{h['metric']} = {value:.3f}" if isinstance(value, float) else f"{h['metric']} = {value}"
+    return f"{h['metric']} = {value:.4g}" if isinstance(value, float) else f"{h['metric']} = {value}"
 
 
 def _status(run: dict[str, Any]) -> str:

@@ -78,7 +78,7 @@ def test_a_sweep_is_one_row_of_the_index_and_one_grid_page(tmp_path, in_repo):
     assert "**1 FAILED** of 2 | F1 = 0.5 … 0.6 | 3.0 s" in index
     assert "grid--T-100" not in index.split("## Failed runs")[0]  # one row, not one per point
     page = (reports / "runs" / "semicrf" / "sweep-grid.qmd").read_text()
-    assert "| 100 | ok | F1 = 0.500 | 1.0 s | [grid--T-100](grid--T-100/failed.html) |" in page
+    assert "| 100 | ok | F1 = 0.5 | 1.0 s | [grid--T-100](grid--T-100/failed.html) |" in page
     assert "| 1000 | **FAILED** |" in page and "ValueError: diverged" in page
     assert (reports / "runs" / "semicrf" / "sweep-grid.csv").read_text().splitlines() == [
         "T,status,headline_metric,headline_value,duration_s,run",

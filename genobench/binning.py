@@ -42,24 +42,29 @@ def knee_eps(sorted_distances: np.ndarray) -> float:
 
 @dataclass
 class BinningResult:
-    """Cluster labels, the eps used, the reduced coordinates and the metrics of one model."""
+    """Cluster labels, the eps used, the reduced coordinates (clustering and 2-d plot) and the
+    metrics of one model."""
 
     labels: np.ndarray
     eps: float
     eps_chosen: bool
     coords: np.ndarray
+    coords_2d: np.ndarray
     metrics: dict[str, float]
 
 
 def bin_embeddings(embeddings: np.ndarray, genome_ids, umap_dim: int, seed: int,
                    min_samples: int = 5, eps: float | None = None) -> BinningResult:
-    """UMAP to `umap_dim`, then DBSCAN; eps from the k-distance knee when not given."""
+    """UMAP to `umap_dim`, then DBSCAN; eps from the k-distance knee when not given.
+
+    A separate seeded 2-d UMAP gives the coordinates for plots.
+    """
     coords = umap_reduce(embeddings, umap_dim, seed)
     eps_chosen = eps is None
     if eps_chosen:
         eps = knee_eps(k_distances(coords, min_samples))
     labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(coords)
-    return BinningResult(labels, float(eps), eps_chosen, coords,
+    return BinningResult(labels, float(eps), eps_chosen, coords, umap_reduce(embeddings, 2, seed),
                          clustering_metrics(genome_ids, labels, coords))
 
 

@@ -43,7 +43,7 @@ output_dir = "reports/interactive/binning"
 # %%
 import pandas as pd
 
-from genobench.binning import bin_embeddings, metrics_row, umap_reduce
+from genobench.binning import bin_embeddings, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.embed import embed_sequences
@@ -80,7 +80,6 @@ for model in models:
     embeddings = embed_sequences(model, fragments["seq"].tolist(), batch_size, max_tokens, device)
     results[model] = bin_embeddings(embeddings, fragments["genome_id"], umap_dim, seed,
                                     min_samples=min_samples, eps=eps)
-    results[model].coords_2d = umap_reduce(embeddings, 2, seed)
     rows.append(metrics_row(model, results[model], len(fragments)))
 metrics = pd.concat(rows, ignore_index=True)
 out.table(metrics, "binning_metrics.csv")

@@ -68,7 +68,7 @@ output_dir = "reports/interactive/quantization"
 import pandas as pd
 from transformers.utils import logging as hf_logging
 
-from genobench.binning import bin_embeddings, metrics_row, umap_reduce
+from genobench.binning import bin_embeddings, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.genomic_lm import training_record
@@ -203,7 +203,6 @@ for mode, r in results.items():
         continue
     binned[mode] = bin_embeddings(r.embeddings, fragments["genome_id"], umap_dim, seed,
                                   min_samples=min_samples, eps=eps)
-    binned[mode].coords_2d = umap_reduce(r.embeddings, 2, seed)
     row = metrics_row(mode, binned[mode], len(fragments)).rename(columns={"model": "mode"})
     row.insert(1, "status", OK)
     rows.append(row)

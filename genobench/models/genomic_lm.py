@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from genobench.data.metagenome import genome_chains, metagenome_csv
+from genobench.models.local import save_checkpoint
 from genobench.results import atomic_write_json
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -287,16 +288,7 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
         "oracle_bits_per_base": oracle, "torch": torch.__version__,
         "total_seconds": None,
     }
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
+    save_checkpoint(model, tokenizer, tmp)
     record["total_seconds"] = round(time.perf_counter() - started, 2)
     atomic_write_json(record, tmp / TRAINING_FILE)
     if path.exists():

@@ -72,9 +72,22 @@ def build_local_model(path: str | Path, family: str, hidden_size: int = 64,
     else:
         raise ValueError(f"unknown local model family {family!r}; choose 'mistral' or 'bert'")
     path = Path(path)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    save_checkpoint(model, tokenizer, path)
     return path
+
+
+def save_checkpoint(model, tokenizer, path: str | Path) -> None:
+    """`save_pretrained` a model and its tokenizer into `path`, without transformers' bars."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def local_model_path(name: str) -> Path:

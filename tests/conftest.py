@@ -6,8 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Triton reads TRITON_INTERPRET when it is first imported, and bitsandbytes/transformers
+# import it long before the Triton tests run: without a GPU, choose the CPU interpreter
+# before any test module is loaded.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)

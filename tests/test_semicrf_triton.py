@@ -1,21 +1,17 @@
 """Triton kernels against brute force and the reference, under TRITON_INTERPRET=1 on CPU.
 
-The interpreter reads TRITON_INTERPRET when ``triton`` is first imported, so it is set
-before the import; with a CUDA device the same tests run the compiled kernels on CUDA tensors.
+The interpreter reads TRITON_INTERPRET when ``triton`` is first imported, so conftest.py sets
+it before any test module loads; with a CUDA device the same tests run the compiled kernels on
+CUDA tensors.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
-from genobench.semicrf import compare_backends, log_partition, triton_available  # noqa: E402
-from genobench.semicrf.brute_force import brute_force  # noqa: E402
+from genobench.semicrf import compare_backends, log_partition, triton_available
+from genobench.semicrf.brute_force import brute_force
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 USABLE, REASON = triton_available(DEVICE)

@@ -72,3 +72,23 @@ def metrics_row(model: str, result: BinningResult, n_points: int) -> pd.DataFram
     """One row of `binning_metrics.csv`."""
     return pd.DataFrame([{"model": model, "n_points": n_points, **result.metrics,
                           "eps": result.eps, "eps_chosen": result.eps_chosen}])
+
+
+def embed_models(models: list[str], seqs: list[str], batch_size: int = 16,
+                 max_tokens: int = 1024, device: str = "cpu"
+                 ) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Each model's embeddings of `seqs` -> ({model: (n, dim)}, failure rows).
+
+    A model that cannot load or embed becomes one failure row (for
+    `genobench.results.write_failures`; the run is then partial) and the others go on.
+    """
+    from genobench.models.embed import embed_sequences
+    from genobench.results import failure_row
+
+    embeddings, failures = {}, []
+    for model in models:
+        try:
+            embeddings[model] = embed_sequences(model, seqs, batch_size, max_tokens, device)
+        except Exception as exc:  # noqa: BLE001 - one model's failure is its row, not the run's
+            failures.append(failure_row(model, exc))
+    return embeddings, failures

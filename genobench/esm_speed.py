@@ -40,7 +40,7 @@ PAIR_KEYS = {"reference", "fast", "reference_attention", "fast_attention", "trus
 
 
 def normalize_pairs(pairs, reference_attention: str | None = "eager",
-                    fast_attention: str | None = "sdpa", trust_remote_code: bool = False
+                    fast_attention: str | None = "sdpa", trust_remote_code: bool | None = None
                     ) -> list[dict[str, Any]]:
     """Fill each pair's defaults; refuse unknown keys or a pair without both models."""
     if not pairs:
@@ -61,6 +61,30 @@ def normalize_pairs(pairs, reference_attention: str | None = "eager",
             p["shared_weights"] = p["reference"] == p["fast"]
         out.append(p)
     return out
+
+
+def load_role(pair: dict[str, Any], role: str, device: str = "cpu", dtype=None
+              ) -> tuple[EsmEncoder | None, dict[str, Any], dict[str, Any] | None]:
+    """Load the `role` ("reference" or "fast") model of a normalized pair -> (encoder or None,
+    its row of the load table, a failure row for `genobench.results.write_failures` or None).
+
+    A model that cannot load is a failed row with the error class and message (and the
+    fix when the loader knows it); the pair goes on with the other model.
+    """
+    from genobench.results import failure_row
+
+    row = {"pair": pair["name"], "role": role, "model": pair[role]}
+    try:
+        enc = EsmEncoder(pair[role], pair[f"{role}_attention"], device, dtype,
+                         pair["trust_remote_code"])
+    except Exception as exc:  # noqa: BLE001 - one model's failure is its row, not the run's
+        failure = failure_row(f"{pair['name']}: {role} {pair[role]}", exc)
+        return None, {**row, "attention": pair[f"{role}_attention"], "status": "failed",
+                      "parameters_M": np.nan, "hidden_size": np.nan,
+                      "reason": failure["error"]}, failure
+    return enc, {**row, "attention": enc.attn_implementation, "status": "loaded",
+                 "parameters_M": enc.num_parameters() / 1e6, "hidden_size": enc.hidden_size,
+                 "reason": ""}, None
 
 
 def verdict(speedup: float, threshold: float = 2.0) -> str:

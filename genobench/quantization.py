@@ -30,13 +30,13 @@ from tqdm.auto import tqdm
 from genobench.metrics.fidelity import (MomentAccumulator, embedding_fidelity, token_fidelity,
                                         token_summary)
 from genobench.models.embed import length_sorted_batches, mean_pool
-from genobench.models.loading import (STANDARD, ModeUnavailable, check_mode, load_model,
-                                      resolve_dtype)
+from genobench.models.loading import (STANDARD, ModeUnavailable, check_mode, embedding_size,
+                                      from_bitsandbytes, load_model, pad_batch, resolve_dtype)
 from genobench.profiling.memory import GB, PeakMemory, model_footprint_bytes, release_memory
 from genobench.profiling.power import PowerMonitor, efficiency
 from genobench.profiling.timing import summarize_times, time_call
 
-OK, SKIPPED = "ok", "skipped"
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 
 
 @dataclass
@@ -61,7 +61,8 @@ def encode_batches(tokenizer, seqs: list[str], batch_size: int, max_tokens: int,
                    subset: np.ndarray | None = None) -> list[TokenBatch]:
     """Tokenize (truncating to `max_tokens`) and group into length-sorted padded batches.
 
-    Padding is on the right, so real tokens of a causal model keep positions 0..n-1.
+    Padding is on the right (`loading.pad_batch`), so real tokens of a causal model keep
+    positions 0..n-1.
     `subset` restricts to those sequence indices (the batch indices still refer to `seqs`).
     """
     if batch_size < 1 or max_tokens < 2:
@@ -70,17 +71,10 @@ def encode_batches(tokenizer, seqs: list[str], batch_size: int, max_tokens: int,
     idx = np.arange(len(seqs)) if subset is None else np.asarray(subset)
     enc = tokenizer([seqs[i] for i in idx], truncation=True, max_length=max_tokens)
     lengths = [len(ids) for ids in enc["input_ids"]]
-    old_side = tokenizer.padding_side
-    tokenizer.padding_side = "right"
-    try:
-        batches = []
-        for order in length_sorted_batches(lengths, batch_size):
-            padded = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in order]},
-                                   return_tensors="pt")
-            batches.append(TokenBatch(idx[order], padded["input_ids"],
-                                      padded["attention_mask"]))
-    finally:
-        tokenizer.padding_side = old_side
+    batches = []
+    for order in length_sorted_batches(lengths, batch_size):
+        padded = pad_batch(tokenizer, [seqs[i] for i in idx[order]], max_length=max_tokens)
+        batches.append(TokenBatch(idx[order], padded["input_ids"], padded["attention_mask"]))
     return batches
 
 
@@ -145,22 +139,24 @@ def analyse_batch(model, batch: TokenBatch, device: str, causal: bool):
     return pooled, values, logp, targets
 
 
-def _skip(mode: str, reason: str) -> ModeResult:
-    return ModeResult(mode=mode, status=SKIPPED, reason=reason,
-                      performance={"mode": mode, "status": SKIPPED, "reason": reason})
+def _skip(mode: str, reason: str, status: str = SKIPPED) -> ModeResult:
+    return ModeResult(mode=mode, status=status, reason=reason,
+                      performance={"mode": mode, "status": status, "reason": reason})
 
 
 def run_mode(model_source: str, mode: str, batches: list[TokenBatch],
              fidelity_batches: list[TokenBatch], device: str = "cpu", dtype="auto",
              reference: ModeResult | None = None, warmup_batches: int = 1,
-             power_interval_ms: float = 100.0, head: str = "auto",
-             trust_remote_code: bool = False, progress: bool = True, nvml=None) -> ModeResult:
+             power_interval_ms: float = 100.0, head: str | None = None,
+             trust_remote_code: bool | None = None, progress: bool = True, nvml=None
+             ) -> ModeResult:
     """Load `model_source` in `mode` and measure it on `batches` (see the module doc).
 
     `reference` is the `standard` run: token and embedding fidelity are computed against
     it (a `standard` run without reference compares with itself, which must give KL 0).
-    A mode this install or device cannot run comes back with status "skipped" and the
-    library's reason; errors in `standard` are raised.
+    A mode this install or device cannot run comes back with status "skipped" and
+    bitsandbytes' reason; any other error of a quantized mode comes back as status
+    "failed" with the error (a failed row of a partial run); errors in `standard` raise.
     """
     check_mode(mode)
     if warmup_batches < 0:
@@ -182,9 +178,19 @@ def run_mode(model_source: str, mode: str, batches: list[TokenBatch],
                         resolve_dtype(dtype, device))
     except _ForwardFailed as exc:
         return _skip(mode, exc.reason)
+    except (RuntimeError, NotImplementedError, ValueError) as exc:
+        if mode == STANDARD:
+            raise
+        return _skip(mode, f"{type(exc).__name__}: {exc}", FAILED)
     finally:
         del model
         release_memory(device)
+
+
+def failure_rows(results: dict[str, ModeResult]) -> list[dict[str, Any]]:
+    """The failed modes as rows for `genobench.results.write_failures`."""
+    return [{"what": f"mode {mode}", "error": r.reason} for mode, r in results.items()
+            if r.status == FAILED]
 
 
 class _ForwardFailed(Exception):
@@ -204,7 +210,7 @@ def _measure(model, mode, batches, fidelity_batches, device, reference, warmup_b
                                     warmup_batches, power_interval_ms, progress, memory,
                                     load_s, nvml, dtype, footprint)
     except (RuntimeError, NotImplementedError) as exc:
-        if mode == STANDARD:
+        if mode == STANDARD or not from_bitsandbytes(exc):
             raise
         raise _ForwardFailed(f"forward failed: {type(exc).__name__}: {exc}") from exc
 
@@ -213,7 +219,7 @@ def _profile_and_analyse(model, mode, batches, fidelity_batches, device, referen
                          warmup_batches, power_interval_ms, progress, memory, load_s, nvml,
                          dtype, footprint) -> ModeResult:
     n = int(max(b.index.max() for b in batches)) + 1
-    hidden = model.config.hidden_size
+    hidden = embedding_size(model.config)
     embeddings = np.full((n, hidden), np.nan, dtype=np.float32)
     times, tokens, seqs = [], 0, 0
     monitor = PowerMonitor(device, power_interval_ms, nvml=nvml)

@@ -86,3 +86,38 @@ class RunOutputs:
     def headline(self, metric: str, value: float, **context: Any) -> Path:
         """Record the run's headline metric, shown in the report's index table."""
         return self.json({"metric": metric, "value": value, **context}, HEADLINE_FILE)
+
+
+FAILURES_FILE = "failures.json"
+
+
+def failure_row(what: str, exc: BaseException, fix: str | None = None) -> dict[str, Any]:
+    """One failed row: what failed, the error class and message, and the fix when known
+    (`fix`, else the exception's own `fix` attribute)."""
+    return {"what": what, "error": f"{type(exc).__name__}: {exc}",
+            "fix": fix or getattr(exc, "fix", None)}
+
+
+def write_failures(output_dir: str | Path, rows: list[dict[str, Any]]) -> Path | None:
+    """Record the parts of a run that failed (each row: `what`, `error`, optional `fix`) in
+    `failures.json`; the runner then marks the run `partial`. No rows: nothing written."""
+    rows = list(rows)
+    if not rows:
+        return None
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not row.get("what") or not row.get("error"):
+            raise ValueError(f"failure row {i} needs non-empty 'what' and 'error', got {row!r}")
+    return atomic_write_json([{"what": r["what"], "error": r["error"], "fix": r.get("fix")}
+                              for r in rows], Path(output_dir) / FAILURES_FILE)
+
+
+def read_failures(output_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of `failures.json` in a run folder ([] when there is none)."""
+    path = Path(output_dir) / FAILURES_FILE
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def failures_summary(rows: list[dict[str, Any]]) -> str:
+    """One line naming what failed: "2 failed: a (KeyError: x); b (...)"."""
+    parts = [f"{r['what']} ({r['error'].splitlines()[0][:200]})" for r in rows]
+    return f"{len(rows)} failed: " + "; ".join(parts)

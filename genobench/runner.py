@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from genobench.results import HEADLINE_FILE, atomic_write_json, atomic_write_text
+from genobench.results import (HEADLINE_FILE, atomic_write_json, atomic_write_text,
+                               failures_summary, read_failures)
 
 RUN_FILE = "run.json"
 VERSIONED_PACKAGES = ("genobench", "torch", "transformers", "bitsandbytes", "scikit-learn",
@@ -189,7 +190,10 @@ def run_notebook(notebook: str, params_file: str | Path | None = None,
             nb, str(run_dir / f"{py_path.stem}.ipynb"),
             parameters={**params, "output_dir": str(run_dir.resolve())},
             kernel_name="python3", language="python", progress_bar=progress)
-        record["status"] = "ok"
+        failures = read_failures(run_dir)  # parts that failed while the rest ran
+        record["status"] = "partial" if failures else "ok"
+        if failures:
+            record["error"] = failures_summary(failures)
     except Exception as exc:  # the notebook failed: record it, the report goes on
         record["status"] = "failed"
         record["error"] = _short_error(exc)

@@ -31,7 +31,7 @@ n_genomes = 20  # genomes sampled for the benchmark
 n_fragments = 50  # fragments sampled per genome
 short_genomes = "drop"  # a genome with < n_fragments fragments: "drop" (warn) or "error"
 seed = 0
-models = ["tnf"]  # "tnf", a hub id, a local path, or local:<name> (e.g. local:tiny-mistral)
+models = ["tnf"]  # registry names (e.g. tnf, genomeocean-4b), hub ids, folders or local:<name>
 batch_size = 16
 max_tokens = 1024
 device = "cpu"
@@ -43,12 +43,11 @@ output_dir = "reports/interactive/binning"
 # %%
 import pandas as pd
 
-from genobench.binning import bin_embeddings, metrics_row
+from genobench.binning import bin_embeddings, embed_models, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
-from genobench.models.embed import embed_sequences
 from genobench.plots import binning_scatter, use_notebook_renderer
-from genobench.results import RunOutputs
+from genobench.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)
@@ -75,15 +74,17 @@ print(f"{csv}: {fragments['genome_id'].nunique()} genomes x {n_fragments} fragme
 # used is in the table.
 
 # %%
+embeddings, failures = embed_models(models, fragments["seq"].tolist(), batch_size, max_tokens,
+                                    device)
+write_failures(output_dir, failures)  # a model that failed is a row there; the run is partial
 rows, results = [], {}
-for model in models:
-    embeddings = embed_sequences(model, fragments["seq"].tolist(), batch_size, max_tokens, device)
-    results[model] = bin_embeddings(embeddings, fragments["genome_id"], umap_dim, seed,
+for model, x in embeddings.items():
+    results[model] = bin_embeddings(x, fragments["genome_id"], umap_dim, seed,
                                     min_samples=min_samples, eps=eps)
     rows.append(metrics_row(model, results[model], len(fragments)))
 metrics = pd.concat(rows, ignore_index=True)
 out.table(metrics, "binning_metrics.csv")
-out.headline(f"ARI ({models[0]})", metrics["ari"].iloc[0])
+out.headline(f"ARI ({metrics['model'].iloc[0]})", metrics["ari"].iloc[0])
 metrics.round(3)
 
 # %% [markdown]

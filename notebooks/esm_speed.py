@@ -79,14 +79,14 @@ import torch
 from genobench.classifier import load_classifier, save_classifier, split_indices, train_classifier
 from genobench.data.proteins import (bucket_proteins, fasta_buckets, labelled_fasta, read_fasta,
                                      viral_host_proteins)
-from genobench.esm_speed import (NOT_MEASURED, PASS, hardware_info, normalize_pairs,
-                                 speed_summary, speedups, time_pair)
+from genobench.esm_speed import (NOT_MEASURED, PASS, hardware_info, load_role,
+                                 normalize_pairs, speed_summary, speedups, time_pair)
 from genobench.metrics.classification import (FAILED, NO_BASELINE, PASSED,
                                               accuracy_drop_verdict, baseline_for,
                                               load_baseline_metrics, roc_points)
-from genobench.models.esm import EsmEncoder, ModelUnavailable, row_cosine
+from genobench.models.esm import row_cosine
 from genobench.plots import roc_curves, throughput_by_bucket, use_notebook_renderer
-from genobench.results import RunOutputs
+from genobench.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)
@@ -136,24 +136,15 @@ print(f"validation: {len(labelled)} proteins ({classes[1]} = 1: {int(labels.sum(
 # Validation pairs also embed the labelled set and train one classifier per model.
 
 # %%
-loads, raw_parts, fidelity, validation, curves = [], [], [], {}, {}
+loads, raw_parts, fidelity, validation, curves, failures = [], [], [], {}, {}, []
 for i, pair in enumerate(pair_list):
     encoders = {}
     for role in ("reference", "fast"):
-        try:
-            enc = EsmEncoder(pair[role], pair[f"{role}_attention"], device, dtype,
-                             pair["trust_remote_code"])
-            loads.append({"pair": pair["name"], "role": role, "model": pair[role],
-                          "attention": enc.attn_implementation, "status": "loaded",
-                          "parameters_M": enc.num_parameters() / 1e6,
-                          "hidden_size": enc.hidden_size, "reason": ""})
-            encoders[role] = enc
-        except ModelUnavailable as exc:
-            loads.append({"pair": pair["name"], "role": role, "model": pair[role],
-                          "attention": pair[f"{role}_attention"], "status": "failed",
-                          "parameters_M": np.nan, "hidden_size": np.nan, "reason": str(exc)})
-            print(f"could not load {role} {pair[role]}: {exc}")
-            encoders[role] = None
+        encoders[role], row, failure = load_role(pair, role, device, dtype)
+        loads.append(row)
+        if failure:
+            failures.append(failure)
+            print(f"could not load {role} {pair[role]}: {failure['error']}")
     if not any(encoders.values()):
         continue
     raw, emb = time_pair(encoders["reference"], encoders["fast"], proteins, batch_size, warmup,
@@ -191,6 +182,7 @@ for i, pair in enumerate(pair_list):
     del encoders
 
 load_table = pd.DataFrame(loads)
+write_failures(output_dir, failures)  # a model that failed to load makes the run partial
 out.table(load_table, "models.csv")
 load_table
 

@@ -38,7 +38,7 @@
 
 # %% tags=["parameters"]
 models = ["kmer-markov", "planted-bert", "planted-nt", "planted-mistral", "planted-mamba"]  # registry names
-registry = None  # registry YAML, or None for params/gfm_zeroshot/registry.yaml
+registry = None  # a registry YAML of your own, or None for genobench's (models/registry.yaml)
 reference = None  # reference FASTA, or None for the planted genome
 variants = None  # variants CSV/VCF (chrom, pos, ref, alt, label, region_type), or None
 planted = {}  # planted-genome settings (genobench.data.planted_genome.PlantedGenomeSpec)
@@ -54,20 +54,18 @@ output_dir = "reports/interactive/gfm_zeroshot"
 
 # %%
 import dataclasses
-import time
-import warnings
 
 import pandas as pd
 import transformers
 
 from genobench.data.planted_genome import PlantedGenomeSpec, planted_genome_files
 from genobench.data.variants import load_variants, read_fasta, variant_windows
-from genobench.gfm.models import build_model
-from genobench.gfm.registry import METHOD_SIGN, load_registry, select_models
+from genobench.gfm.scoring import score_models
+from genobench.models.registry import load_registry, select_models
 from genobench.metrics.variant_effect import zeroshot_metrics
 from genobench.plots import (region_heatmap, roc_pr_figure, score_distributions,
                              use_notebook_renderer)
-from genobench.results import RunOutputs
+from genobench.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 transformers.logging.set_verbosity_error()  # e.g. Mamba's "falling back to PyTorch" notices
@@ -116,31 +114,13 @@ comparison.drop(columns=["source", "notes"])
 # ## Score every variant
 
 # %%
-rows, timing = [], []
-for spec in specs:
-    t0 = time.perf_counter()
-    model = build_model(spec, device=device, load_in_4bit=load_in_4bit,
-                        local_radius=local_radius, reference=genome, seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # transformers' notices about unused heads etc.
-        model.load()
-    t1 = time.perf_counter()
-    width = model.window_length(window)
-    windows = variant_windows(table, genome, width)
-    scores = model.score_windows(windows, batch_size=batch_size)
-    t2 = time.perf_counter()
-    for method, raw in scores.items():
-        rows.append(table[["chrom", "pos", "ref", "alt", "label", "region_type"]].assign(
-            model=spec.name, method=method, window=width, raw_score=raw,
-            pathogenicity=METHOD_SIGN[method] * raw))
-    timing.append({"model": spec.name, "window_bp": width, "load_or_train_s": round(t1 - t0, 1),
-                   "score_s": round(t2 - t1, 1), "methods": ", ".join(scores)})
-    print(f"{spec.name}: window {width} bp, load/train {t1 - t0:.1f} s, "
-          f"scoring {t2 - t1:.1f} s")
-    del model
-scores = pd.concat(rows, ignore_index=True)
+scores, timing, failures = score_models(specs, table, genome, window, batch_size=batch_size,
+                                        device=device, load_in_4bit=load_in_4bit,
+                                        local_radius=local_radius, seed=seed)
+write_failures(output_dir, failures)  # a model that failed is a row here; the run is partial
+timing
 out.table(scores, "variant_scores.csv")
-out.table(pd.DataFrame(timing), "timing.csv")
+out.table(timing, "timing.csv")
 unscored = scores.groupby(["model", "method"])["raw_score"].apply(lambda s: s.isna().sum())
 if unscored.any():
     print("variants a method could not score (NaN, left out of its metrics):")
@@ -154,7 +134,7 @@ if unscored.any():
 # %%
 metrics = zeroshot_metrics(scores, n_bootstrap=n_bootstrap, seed=seed)
 out.table(metrics, "zeroshot_metrics.csv")
-primary = {s.name: s.zero_shot_method for s in specs}
+primary = {s.name: s.primary_method for s in specs}
 overall = metrics[metrics["region_type"] == "all"].copy()
 best = overall.sort_values("auroc", ascending=False).iloc[0]
 out.headline(f"AUROC ({best['model']}, {best['method']})", best["auroc"])

@@ -45,12 +45,6 @@ n_fragments = 20  # fragments sampled per genome
 short_genomes = "drop"  # a genome with < n_fragments fragments: "drop" (warn) or "error"
 seed = 0
 model = "genomic-lm"  # a registry name, a hub id, a local folder or local:<name>
-registry = {  # name -> hub_id (or path / local:<name>), family, trust_remote_code, head
-    "genomic-lm": {"hub_id": "local:genomic-lm", "family": "mistral",
-                   "trust_remote_code": False},
-    "genomic-lm-tiny": {"hub_id": "local:genomic-lm-tiny", "family": "mistral",
-                        "trust_remote_code": False},
-}
 device = "cpu"
 dtype = "auto"  # unquantized weights and 4-bit compute dtype: auto (fp16 GPU, fp32 CPU), ...
 quant_modes = ["standard", "8bit", "4bit_nf4", "4bit_fp4", "4bit_nf4_double"]
@@ -72,15 +66,17 @@ from genobench.binning import bin_embeddings, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.genomic_lm import training_record
-from genobench.models.loading import (MODE_DESCRIPTIONS, STANDARD, check_mode, load_model,
-                                      registry_entry, resolve_source)
+from genobench.models.loading import MODE_DESCRIPTIONS, STANDARD, check_mode, load_model
+from genobench.models.local import resolve_model
+from genobench.models.registry import spec_for
 from genobench.plots import (binning_scatter, divergence_comparison, layer_similarity,
                              memory_comparison, pareto_tradeoff, throughput_comparison,
                              use_notebook_renderer)
 from genobench.quantization import (OK, best_performers, distribution_rows, encode_batches,
-                                    fidelity_subset, layer_rows, quality_row, run_mode,
+                                    failure_rows, fidelity_subset, layer_rows, quality_row,
+                                    run_mode,
                                     summary_table)
-from genobench.results import RunOutputs
+from genobench.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 hf_logging.disable_progress_bar()
@@ -106,10 +102,9 @@ fragments = select_fragments(load_fragments(csv), n_genomes, n_fragments, seed, 
 out.table(fragments[["genome_id", "fragment_id"]], "selected_fragments.csv")
 seqs = fragments["seq"].tolist()
 
-entry = registry_entry(model, registry)
-source = resolve_source(entry.hub_id)  # builds local:<name> models on first use
-_, tokenizer = load_model(source, STANDARD, "cpu", "float32", head=entry.head,
-                          trust_remote_code=entry.trust_remote_code)
+entry = spec_for(model)  # the registry entry (an unlisted hub id or folder: ad hoc)
+source = resolve_model(entry.hub_id)  # builds local:<name> models on first use
+_, tokenizer = load_model(model, STANDARD, "cpu", "float32")
 batches = encode_batches(tokenizer, seqs, batch_size, max_tokens)
 fid_index = fidelity_subset(len(seqs), fidelity_fragments, seed)
 fid_batches = encode_batches(tokenizer, seqs, batch_size, max_tokens, subset=fid_index)
@@ -138,13 +133,12 @@ if trained:
 results = {}
 for mode in quant_modes:
     print(f"{mode}: {MODE_DESCRIPTIONS[mode]}", flush=True)
-    results[mode] = run_mode(source, mode, batches, fid_batches, device=device, dtype=dtype,
+    results[mode] = run_mode(model, mode, batches, fid_batches, device=device, dtype=dtype,
                              reference=results.get(STANDARD), warmup_batches=warmup_batches,
-                             power_interval_ms=power_interval_ms, head=entry.head,
-                             trust_remote_code=entry.trust_remote_code)
+                             power_interval_ms=power_interval_ms)
     r = results[mode]
     if r.status != OK:
-        print(f"  skipped: {r.reason}")
+        print(f"  {r.status}: {r.reason}")
     else:
         p = r.performance
         print(f"  {p['tokens_per_s']:,.0f} tokens/s, median batch {p['latency_median_s']:.3f} s,"
@@ -152,6 +146,7 @@ for mode in quant_modes:
 reference = results[STANDARD]
 if reference.status != OK:
     raise RuntimeError(f"the standard mode did not run: {reference.reason}")
+write_failures(output_dir, failure_rows(results))  # a failed mode makes the run partial
 
 performance = pd.DataFrame([r.performance for r in results.values()])
 out.table(performance, "performance_metrics.csv")

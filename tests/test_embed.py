@@ -53,5 +53,5 @@ def test_local_model_is_reproducible_and_loads_by_path(tmp_path):
 
 
 def test_unknown_local_model_is_named():
-    with pytest.raises(ValueError, match="unknown local model 'nope'"):
+    with pytest.raises(ValueError, match="unknown local model 'local:nope'"):
         embed_sequences("local:nope", ["ACGT"])

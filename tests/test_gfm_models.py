@@ -8,9 +8,9 @@ import torch
 
 from genobench.data.variants import VariantWindow
 from genobench.gfm.models import HFModel, build_model, cosine_distance, window_from_pair
-from genobench.gfm.registry import ModelSpec, load_registry
-from genobench.gfm.standins import kmer_tokenizer, standin_path, train_standin
-from genobench.models.local import build_local_model
+from genobench.gfm.standins import standin_tokenizer, train_standin
+from genobench.models.local import build_local_model, local_model_path
+from genobench.models.registry import ModelSpec, load_registry
 
 REF = "ACGTTGCAAGCTTACGGATCCATGCAAGTTCGAT" * 2
 ALT = REF[:30] + ("A" if REF[30] != "A" else "C") + REF[31:]
@@ -46,9 +46,12 @@ def test_cosine_distance_of_identical_vectors_is_zero():
     assert cosine_distance(np.array([1.0, 0]), np.array([-1.0, 0])) == pytest.approx(2.0)
 
 
-def test_identical_sequences_score_zero(bert, mistral):
-    for method in bert.methods:
-        assert bert.score_variant(REF, REF, method) == 0.0
+def test_identical_sequences_are_computed_not_short_circuited(bert, mistral):
+    # no variant: the embedding distances and the LLR come out 0 from the computation
+    # itself; the masked marginal has no changed token to score, so it is NaN
+    assert bert.score_variant(REF, REF, "embedding_distance") == 0.0
+    assert bert.score_variant(REF, REF, "embedding_distance_local") == 0.0
+    assert np.isnan(bert.score_variant(REF, REF, "masked_marginal"))
     assert mistral.score_variant(REF, REF) == 0.0
     # the embeddings of identical sequences are identical, so the distance is 0 in float64
     emb = bert.get_embedding([REF, REF])
@@ -128,7 +131,7 @@ def test_kmer_tokenizer_masked_marginal_uses_the_kmer_token(tmp_path):
 
 
 def test_kmer_tokenizer_leftovers_and_n():
-    tok = kmer_tokenizer(3)
+    tok = standin_tokenizer("nt", "kmer", 3)
     assert tok.convert_ids_to_tokens(tok("ACGTNACGTA")["input_ids"]) == [
         "[CLS]", "ACG", "T", "N", "ACG", "T", "A"]
 
@@ -142,9 +145,11 @@ def test_stand_ins_train_cache_and_load_through_the_wrappers(name):
     quick = dataclasses.replace(entry, standin={**entry.standin, "steps": 3, "batch_size": 2,
                                                 "seq_len": 48})
     model = build_model(quick, reference=GENOME).load()
-    first = standin_path(quick, GENOME)
+    first = local_model_path(name, reference=GENOME, standin=quick.standin)
     assert (first / "training.json").is_file()
-    assert standin_path(quick, GENOME) == first  # cached: same settings, same folder
+    mtime = (first / "training.json").stat().st_mtime_ns
+    again = local_model_path(name, reference=GENOME, standin=quick.standin)
+    assert again == first and (again / "training.json").stat().st_mtime_ns == mtime  # cached
     w = VariantWindow(0, 20, GENOME["chr1"][:48], GENOME["chr1"][:20] + "A"
                       + GENOME["chr1"][21:48])
     if w.ref_seq[20] == "A":

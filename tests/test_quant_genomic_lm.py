@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genobench.models.genomic_lm import (PRESETS, TRAINING_FILE, build_genomic_lm,
-                                         kmer_tokenizer, training_record)
+from genobench.models.build import dna_tokenizer
+from genobench.models.genomic_lm import PRESETS, TRAINING_FILE, build_genomic_lm, training_record
 from genobench.models.local import resolve_model
 
 
@@ -66,10 +66,10 @@ def test_bad_settings_are_refused(tmp_path):
 
 
 def test_kmer_tokenizer_round_trip():
-    tok = kmer_tokenizer(3)
-    ids = tok("ACGTTGCA", add_special_tokens=False)["input_ids"]
-    assert tok.convert_ids_to_tokens(ids) == ["ACG", "TTG", "CA"]
-    assert tok.convert_ids_to_tokens(tok("ACNTTG")["input_ids"]) == ["[UNK]", "TTG"]
+    tok = dna_tokenizer("kmer", k=3)  # the genomic LM's: no special tokens
+    ids = tok("ACGTTGCA")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == ["ACG", "TTG", "C", "A"]
+    assert tok.convert_ids_to_tokens(tok("ACNTTG")["input_ids"]) == ["A", "C", "N", "TTG"]
 
 
 def test_default_preset_is_a_mistral_lm_of_reasonable_size():

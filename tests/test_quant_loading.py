@@ -7,8 +7,8 @@ import torch
 
 from genobench.models import loading
 from genobench.models.loading import (QUANT_MODES, STANDARD, ModelLoadError, ModeUnavailable,
-                                      load_model, quantization_config, registry_entry,
-                                      resolve_dtype)
+                                      load_model, quantization_config, resolve_dtype)
+from genobench.models.registry import spec_for
 from genobench.models.local import resolve_model
 from genobench.profiling.memory import model_footprint_bytes
 
@@ -121,24 +121,12 @@ def test_mode_table_and_dtypes():
     assert resolve_dtype("bf16", "cpu") == torch.bfloat16
 
 
-def test_registry_entries():
-    reg = {"go": {"hub_id": "DOEJGI/GenomeOcean-4B", "family": "mistral",
-                  "trust_remote_code": True}}
-    e = registry_entry("go", reg)
-    assert (e.hub_id, e.family, e.trust_remote_code) == ("DOEJGI/GenomeOcean-4B", "mistral", True)
-    adhoc = registry_entry("local:genomic-lm-tiny", reg)
-    assert adhoc.hub_id == "local:genomic-lm-tiny" and not adhoc.trust_remote_code
-    with pytest.raises(ModelLoadError, match="no hub_id"):
-        registry_entry("x", {"x": {"family": "mistral"}})
-    with pytest.raises(ModelLoadError, match="unknown key"):
-        registry_entry("x", {"x": {"hub_id": "a/b", "remote": True}})
-
-
-def test_gpu_params_register_genomeocean(in_repo):
+def test_gpu_params_name_genomeocean_by_its_published_id(in_repo):
     import yaml
 
     params = yaml.safe_load(open("params/quantization/gpu.yaml"))
-    entry = registry_entry(params["model"], params["registry"])
-    assert entry.hub_id == "DOEJGI/GenomeOcean-4B"
-    assert entry.family == "mistral"
+    entry = spec_for(params["model"])
+    assert entry.hub_id == "pGenomeOcean/GenomeOcean-4B"
+    assert spec_for("DOEJGI/GenomeOcean-4B") == entry  # the legacy id is an alias
+    assert entry.family == "mistral" and entry.trust_remote_code
     assert params["quant_modes"] == list(QUANT_MODES)

@@ -1,6 +1,6 @@
 """Genomic foundation models for zero-shot variant-effect scoring.
 
-registry (the YAML registry and its validation), models (`GenomicModel` wrappers and
-`build_model`), standins (small models trained on the reference), markov (the k-mer
-baseline), plots (figures of the benchmark).
+models (`GenomicModel` wrappers and `build_model`), scoring (every model, each isolated),
+standins (small models trained on the reference), markov (the k-mer baseline). The
+models themselves are entries of the one registry, genobench.models.registry.
 """

@@ -85,9 +85,7 @@ class KmerMarkov:
         return float(np.nansum(self.position_log_probs(seq)))
 
     def llr(self, ref_seq: str, alt_seq: str) -> float:
-        """log p(alt) - log p(ref); 0 for identical sequences."""
-        if ref_seq == alt_seq:
-            return 0.0
+        """log p(alt) - log p(ref) in nats."""
         return self.log_likelihood(alt_seq) - self.log_likelihood(ref_seq)
 
     @property

@@ -18,10 +18,11 @@ Methods (raw values; see registry.METHOD_SIGN for the pathogenicity direction):
   over tokens from the first token where ref and alt differ (the tokens before it have
   identical causal context, so their terms cancel exactly).
 
-Hub models, local folders and the trained stand-ins all load through
-`genobench.models.loading.load_model` (quantization modes included), so a stand-in
-exercises the code path of the hub model it stands in for. Family subclasses exist
-only where behaviour differs: `MarkovModel` (no neural network at all).
+Hub models, local folders and the trained stand-ins all load through the one loader
+`genobench.models.loading.load` (family adapters and quantization modes included), so a
+stand-in exercises the code path of the hub model it stands in for; batches are padded by
+`loading.pad_batch` and run by `loading.forward`. Family subclasses exist only where
+behaviour differs: `MarkovModel` (no neural network at all).
 """
 
 from __future__ import annotations
@@ -33,11 +34,9 @@ import torch
 
 from genobench.data.variants import VariantWindow
 from genobench.gfm.markov import KmerMarkov, encode
-from genobench.gfm.registry import ModelSpec
+from genobench.models.registry import ModelSpec
 
 QUANT_4BIT = "4bit_nf4"
-# families whose forward takes no attention_mask (SSMs and long-convolution models)
-NO_ATTENTION_MASK = {"mamba", "hyena", "caduceus", "evo"}
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -105,7 +104,7 @@ class GenomicModel:
 
     def score_variant(self, ref_seq: str, alt_seq: str, method: str | None = None) -> float:
         """Score one variant given its aligned ref and alt windows (primary method by default)."""
-        method = method or self.spec.zero_shot_method
+        method = method or self.spec.primary_method
         if method not in self.methods:
             raise ValueError(f"{self.name} does not offer {method!r}; it offers "
                              f"{', '.join(self.methods)}")
@@ -161,35 +160,29 @@ def _special_prefix(tokenizer) -> int:
 class HFModel(GenomicModel):
     """A `transformers` encoder (masked LM or bare) or causal LM."""
 
-    def __init__(self, spec: ModelSpec, source: str | None = None, **kwargs):
-        super().__init__(spec, **kwargs)
-        self.source = source or spec.hub_id
-
     def load(self) -> "HFModel":
-        from genobench.models.loading import load_model
+        from genobench.models.loading import load
 
         if self.spec.type == "causal":
             head = "causal"
         else:
             head = "masked" if self.spec.masked_lm else "none"
-        self.model, self.tokenizer = load_model(
-            self.source, quant_mode=self.quant_mode, device=self.device, dtype=self.dtype,
-            head=head, trust_remote_code=self.spec.trust_remote_code)
-        self.tokenizer.padding_side = "right"  # causal scores and pooling assume right padding
+        loaded = load(self.spec, quant_mode=self.quant_mode, device=self.device,
+                      dtype=self.dtype, head=head, reference=self.reference, seed=self.seed,
+                      standin=self.spec.standin or None)
+        self.model, self.tokenizer = loaded.model, loaded.tokenizer
+        self.embedding_dim = loaded.embedding_dim
         self.n_prefix = _special_prefix(self.tokenizer)
-        self.fast = bool(getattr(self.tokenizer, "is_fast", False))
         self.loaded = True
         return self
 
     # -- tokenization ---------------------------------------------------------------------
     def _encode(self, seqs: list[str]):
-        kwargs = dict(padding=True, return_tensors="pt", return_special_tokens_mask=True)
-        if self.fast:
-            kwargs["return_offsets_mapping"] = True
-        enc = self.tokenizer(list(seqs), **kwargs)
-        offsets = enc.pop("offset_mapping", None)
+        from genobench.models.loading import pad_batch
+
+        enc = pad_batch(self.tokenizer, seqs, special_tokens_mask=True, offsets=True)
+        offsets = enc.pop("offset_mapping")
         special = enc.pop("special_tokens_mask")
-        enc = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
         return enc, special, offsets
 
     def _char_to_token(self, seq: str, offsets_row, special_row) -> np.ndarray | None:
@@ -210,28 +203,9 @@ class HFModel(GenomicModel):
     @torch.inference_mode()
     def _forward(self, enc, want_logits: bool, want_hidden: bool = True):
         """(last-layer hidden states or None, logits or None) of one padded batch."""
-        enc = {k: v.to(self.model.device) for k, v in enc.items()}
-        if self.spec.family in NO_ATTENTION_MASK:  # padding is on the right: causal rows
-            enc.pop("attention_mask", None)      # and pooled positions never see it
-        try:
-            out = self.model(**enc, output_hidden_states=want_hidden)
-        except TypeError:  # remote code without the output_hidden_states argument
-            out = self.model(**enc)
-        hidden = getattr(out, "hidden_states", None)
-        if hidden is not None:
-            hidden = hidden[-1]
-        elif getattr(out, "last_hidden_state", None) is not None:
-            hidden = out.last_hidden_state
-        elif isinstance(out, (tuple, list)) and not want_logits:  # DNABERT-2: (hidden, pooled)
-            hidden = out[0]
-        if want_hidden and hidden is None:
-            raise RuntimeError(f"{self.name}: the model returned no hidden states, so its "
-                               "embedding methods are unavailable; drop them from extra_methods")
-        logits = getattr(out, "logits", None) if want_logits else None
-        if want_logits and logits is None and isinstance(out, (tuple, list)):
-            logits = out[0]
-        return (hidden.float() if hidden is not None else None,
-                logits.float() if logits is not None else None)
+        from genobench.models.loading import forward
+
+        return forward(self.model, enc, want_hidden=want_hidden, want_logits=want_logits)
 
     def get_embedding(self, seqs: list[str], batch_size: int = 16) -> np.ndarray:
         """Mean-pooled last-layer embeddings (special and pad tokens excluded), (n, dim)."""
@@ -242,7 +216,7 @@ class HFModel(GenomicModel):
             hidden, _ = self._forward(enc, want_logits=False)
             mask = (enc["attention_mask"].bool() & ~special.bool()).to(hidden.device)
             out.append(_masked_mean(hidden, mask).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.spec.embedding_dim or 0))
+        return np.concatenate(out) if out else np.zeros((0, self.embedding_dim or 0))
 
     def _require_loaded(self):
         if not self.loaded:
@@ -279,10 +253,6 @@ class HFModel(GenomicModel):
                         logits, enc["input_ids"], enc["attention_mask"], n)
             if "masked_marginal" in methods:
                 result["masked_marginal"][b:b + n] = self._masked_marginal(batch)
-        for w_i, w in enumerate(windows):  # identical windows score exactly 0
-            if w.ref_seq == w.alt_seq:
-                for m in methods:
-                    result[m][w_i] = 0.0
         return result
 
     def _local_distance(self, batch, hidden, mask, special, offsets) -> np.ndarray:
@@ -376,26 +346,17 @@ def _causal_llr(logits: torch.Tensor, ids: torch.Tensor, attention: torch.Tensor
 
 def build_model(spec: ModelSpec, device: str = "cpu", dtype: str = "auto",
                 load_in_4bit: bool | str = "auto", local_radius: int = 16,
-                reference: dict[str, str] | None = None, seed: int = 0,
-                progress: bool = False) -> GenomicModel:
+                reference: dict[str, str] | None = None, seed: int = 0) -> GenomicModel:
     """The wrapper of a registry entry (not yet loaded).
 
-    A `local:<name>` entry with `standin:` settings is trained on `reference` (cached);
-    other `local:` names are genobench.models.local's checkpoints.
+    A `local:<name>` entry with `standin:` settings is trained on `reference` when loaded
+    (cached); other `local:` names are genobench.models.local's checkpoints.
     """
     kwargs = dict(device=device, dtype=dtype, load_in_4bit=load_in_4bit,
                   local_radius=local_radius, reference=reference, seed=seed)
     if spec.family == "kmer_markov":
         return MarkovModel(spec, **kwargs)
-    source = spec.hub_id
-    if spec.standin:
-        from genobench.gfm.standins import standin_path
-
-        if not reference:
-            raise ValueError(f"{spec.name}: a stand-in is trained on the reference; pass "
-                             "reference=")
-        source = str(standin_path(spec, reference, seed=seed, progress=progress))
     if spec.needs_4bit and not str(device).startswith("cuda") and load_in_4bit == "auto":
         warnings.warn(f"{spec.name} needs 4-bit weights to fit a 24 GB GPU; on {device} it is "
                       "loaded in 4-bit through bitsandbytes' CPU path", stacklevel=2)
-    return HFModel(spec, source=source, **kwargs)
+    return HFModel(spec, **kwargs)

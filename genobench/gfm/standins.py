@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -33,11 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from genobench.models.local import save_checkpoint
+from genobench.models.build import dna_tokenizer, save_checkpoint, train_steps
 from genobench.paths import cache_dir
 from genobench.results import atomic_write_json
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TRAINING_FILE = "training.json"
 DEFAULTS: dict[str, Any] = dict(hidden_size=64, num_layers=2, num_heads=4, seq_len=128,
                                 batch_size=16, steps=300, lr=3e-3, warmup=20, mask_prob=0.15,
@@ -46,48 +43,26 @@ DEFAULTS: dict[str, Any] = dict(hidden_size=64, num_layers=2, num_heads=4, seq_l
 FAMILIES = ("bert", "nt", "mistral", "mamba")
 
 
-def kmer_tokenizer(k: int):
-    """NT-style tokenizer: non-overlapping k-mers from the left, leftovers and N one base each."""
-    from itertools import product
-
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    kmers = ["".join(p) for p in product("ACGT", repeat=k)]
-    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + kmers + list("ACGTN"))}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A", special_tokens=[("[CLS]", vocab["[CLS]"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   model_input_names=["input_ids", "attention_mask"])
-
-
 def standin_tokenizer(family: str, kind: str | None = None, kmer: int = 3,
                       vocab_size: int = 256, reference: dict[str, str] | None = None):
     """The stand-in's tokenizer: `kind` char, kmer or bpe (default: kmer for nt, else char).
 
-    BPE (GenomeOcean's and DNABERT-2's kind) is learned from the reference with
-    genobench.models.genomic_lm.train_dna_tokenizer.
+    k-mer tokens are prefixed with [CLS] (as NT's); character tokens of masked LMs are
+    wrapped in [CLS] ... [SEP]; causal LMs and BPE get no special tokens. BPE (GenomeOcean's
+    and DNABERT-2's kind) is learned from the reference in 2 kb chunks.
     """
-    from genobench.models.local import dna_tokenizer
-
     kind = kind or ("kmer" if family == "nt" else "char")
     if kind == "kmer":
-        return kmer_tokenizer(kmer)
+        return dna_tokenizer("kmer", k=kmer, wrap="cls")
     if kind == "bpe":
-        from genobench.models.genomic_lm import train_dna_tokenizer
-
         if not reference:
             raise ValueError("a BPE tokenizer is learned from the reference; pass reference=")
         chunks = [seq[i:i + 2000] for seq in reference.values()
                   for i in range(0, len(seq), 2000)]
-        return train_dna_tokenizer(chunks, vocab_size)
+        return dna_tokenizer("bpe", train_seqs=chunks, vocab_size=vocab_size)
     if kind != "char":
         raise ValueError(f"unknown stand-in tokenizer {kind!r}; choose char, kmer or bpe")
-    # masked LMs wrap sequences in [CLS] ... [SEP]; causal LMs get no special tokens
-    return dna_tokenizer("bert" if family in ("bert", "nt") else "mistral")
+    return dna_tokenizer("char", wrap="cls_sep" if family in ("bert", "nt") else "none")
 
 
 def _model(family: str, vocab: int, pad_id: int, mask_id: int, s: dict[str, Any]):
@@ -128,13 +103,6 @@ def reference_digest(reference: dict[str, str]) -> str:
     return h.hexdigest()[:12]
 
 
-def _lr(step: int, steps: int, lr: float, warmup: int) -> float:
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
 def _sample_windows(reference: dict[str, str], seq_len: int, n: int,
                     rng: np.random.Generator) -> list[str]:
     chroms = [c for c, s in reference.items() if len(s) >= seq_len]
@@ -152,7 +120,7 @@ def _sample_windows(reference: dict[str, str], seq_len: int, n: int,
 
 def train_standin(path: str | Path, family: str, reference: dict[str, str], seed: int = 0,
                   progress: bool = False, **settings: Any) -> dict[str, Any]:
-    """Train a stand-in of `family` on `reference` and save it (atomically) into `path`."""
+    """Train a stand-in of `family` on `reference` and save it into `path`."""
     unknown = set(settings) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown stand-in setting(s) {', '.join(sorted(unknown))}; allowed: "
@@ -164,71 +132,53 @@ def train_standin(path: str | Path, family: str, reference: dict[str, str], seed
     masked = family in ("bert", "nt")
     rng = np.random.default_rng(seed + 1)
     gen = torch.Generator().manual_seed(seed + 2)
-    opt = torch.optim.AdamW(model.parameters(), lr=s["lr"], betas=(0.9, 0.98), weight_decay=0.01)
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(s["num_threads"])
-    losses = []
-    started = time.perf_counter()
-    from tqdm.auto import tqdm
 
-    try:
-        model.train()
-        for step in tqdm(range(s["steps"]), desc=f"train {family} stand-in",
-                         disable=not progress):
-            for group in opt.param_groups:
-                group["lr"] = _lr(step, s["steps"], s["lr"], s["warmup"])
-            seqs = _sample_windows(reference, s["seq_len"], s["batch_size"], rng)
-            enc = tokenizer(seqs, return_tensors="pt", padding=True,
-                            return_special_tokens_mask=True)
-            ids = enc["input_ids"]
-            if masked:
-                can = (enc["special_tokens_mask"] == 0) & (enc["attention_mask"] == 1)
-                pick = (torch.rand(ids.shape, generator=gen) < s["mask_prob"]) & can
-                labels = torch.where(pick, ids, torch.full_like(ids, -100))
-                inputs = torch.where(pick, torch.full_like(ids, tokenizer.mask_token_id), ids)
-                loss = model(input_ids=inputs, attention_mask=enc["attention_mask"],
-                             labels=labels).loss
-            else:
-                labels = ids.masked_fill(enc["attention_mask"] == 0, -100)
-                kwargs = {} if family == "mamba" else {"attention_mask": enc["attention_mask"]}
-                loss = model(input_ids=ids, labels=labels, **kwargs).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(loss.item())
-    finally:
-        torch.set_num_threads(old_threads)
-    model.eval()
+    def next_batch(step: int) -> dict:
+        seqs = _sample_windows(reference, s["seq_len"], s["batch_size"], rng)
+        enc = tokenizer(seqs, return_tensors="pt", padding=True, return_special_tokens_mask=True)
+        ids, attention = enc["input_ids"], enc["attention_mask"]
+        if masked:
+            can = (enc["special_tokens_mask"] == 0) & (attention == 1)
+            pick = (torch.rand(ids.shape, generator=gen) < s["mask_prob"]) & can
+            return {"input_ids": torch.where(pick, tokenizer.mask_token_id, ids),
+                    "attention_mask": attention,
+                    "labels": torch.where(pick, ids, torch.full_like(ids, -100))}
+        batch = {"input_ids": ids, "labels": ids.masked_fill(attention == 0, -100)}
+        if family != "mamba":  # transformers' Mamba takes no attention_mask
+            batch["attention_mask"] = attention
+        return batch
+
+    started = time.perf_counter()
+    losses, _ = train_steps(model, next_batch, s["steps"], s["lr"], s["warmup"], lr_floor=0.05,
+                            betas=(0.9, 0.98), num_threads=s["num_threads"], progress=progress,
+                            desc=f"train {family} stand-in")
     seconds = time.perf_counter() - started
     path = Path(path)
-    tmp = path.with_name(path.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_checkpoint(model, tokenizer, tmp)
+    save_checkpoint(model, tokenizer, path)
     record = {"family": family, "seed": seed, "settings": s,
               "n_parameters": int(sum(p.numel() for p in model.parameters())),
               "train_seconds": round(seconds, 2), "loss_first": losses[0] if losses else None,
               "loss_last20_mean": float(np.mean(losses[-20:])) if losses else None,
               "loss_curve": [round(v, 4) for v in losses[::10]], "torch": torch.__version__}
-    atomic_write_json(record, tmp / TRAINING_FILE)
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
+    atomic_write_json(record, path / TRAINING_FILE)  # written last: marks the build done
     return record
 
 
-def standin_path(spec, reference: dict[str, str], seed: int = 0, progress: bool = False) -> Path:
-    """Folder of the stand-in for registry entry `spec` trained on `reference` (trained once)."""
-    settings = dict(spec.standin)
-    family = settings.pop("family", spec.family)
+def standin_path(name: str, settings: dict[str, Any], family: str, reference: dict[str, str],
+                 seed: int = 0, progress: bool = False) -> Path:
+    """Folder of stand-in `name` trained on `reference` with `settings` (trained once, under
+    the shared build lock of genobench.models.local.build_cached)."""
+    from genobench.models.local import build_cached
+
+    settings = dict(settings)
+    family = settings.pop("family", family)
     key = json.dumps({"family": family, "settings": settings, "seed": seed,
                       "reference": reference_digest(reference)}, sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-    name = spec.hub_id.split(":", 1)[-1]
     path = cache_dir() / "models" / "gfm" / f"{name}-{digest}"
-    if not (path / TRAINING_FILE).is_file():
-        train_standin(path, family, reference, seed=seed, progress=progress, **settings)
-    return path
+    return build_cached(path, lambda tmp: train_standin(tmp, family, reference, seed=seed,
+                                                        progress=progress, **settings),
+                        TRAINING_FILE)
 
 
 def training_record(path: str | Path) -> dict[str, Any] | None:

@@ -1,14 +1,11 @@
-"""Sequence embeddings: TNF, or a transformers model mean-pooled over real tokens."""
+"""Sequence embeddings: TNF, or a model from the one loader mean-pooled over real tokens."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import transformers
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoTokenizer
 
-from genobench.models.local import resolve_model
 from genobench.models.tnf import tnf_matrix
 
 TNF = "tnf"
@@ -27,40 +24,42 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[np.ndarra
 
 
 class HFEmbedder:
-    """A `transformers` model (hub id or local path) that embeds DNA sequences."""
+    """A model (registry name, hub id, folder or `local:<name>`) that embeds DNA sequences.
 
-    def __init__(self, name_or_path: str, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 trust_remote_code: bool = False):
-        path = resolve_model(name_or_path)
+    `dtype` and `trust_remote_code` default to the registry entry's.
+    """
+
+    def __init__(self, name_or_path: str, device: str = "cpu", dtype=None,
+                 trust_remote_code: bool | None = None):
+        from genobench.models.loading import load
+
         self.name = name_or_path
         self.device = device
-        self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()  # a causal LM loaded headless is expected
-        try:
-            self.model = AutoModel.from_pretrained(path, dtype=dtype,
-                                                   trust_remote_code=trust_remote_code)
-        finally:
-            transformers.logging.set_verbosity(verbosity)
-        self.model.to(device).eval()
+        loaded = load(name_or_path, device=device, dtype=dtype, head="none",
+                      trust_remote_code=trust_remote_code)
+        self.model, self.tokenizer = loaded.model, loaded.tokenizer
+        self.embedding_dim = loaded.embedding_dim
 
     @torch.inference_mode()
     def embed(self, seqs: list[str], batch_size: int = 16, max_tokens: int = 1024,
               progress: bool = True) -> np.ndarray:
-        """Mean-pooled last hidden state (n, hidden) for each sequence, in input order."""
-        out = np.zeros((len(seqs), self.model.config.hidden_size), dtype=np.float32)
+        """Mean-pooled last hidden state (n, dim) for each sequence, in input order."""
+        from genobench.models.loading import forward, pad_batch
+
+        out = np.zeros((len(seqs), self.embedding_dim), dtype=np.float32)
         batches = length_sorted_batches([len(s) for s in seqs], batch_size)
         for idx in tqdm(batches, desc=f"embed {self.name}", disable=not progress):
-            enc = self.tokenizer([seqs[i] for i in idx], padding=True, truncation=True,
-                                 max_length=max_tokens, return_tensors="pt").to(self.device)
-            hidden = self.model(**enc).last_hidden_state
-            out[idx] = mean_pool(hidden, enc["attention_mask"]).float().cpu().numpy()
+            enc = pad_batch(self.tokenizer, [seqs[i] for i in idx], max_length=max_tokens)
+            hidden, _ = forward(self.model, enc)
+            mask = enc["attention_mask"].to(hidden.device)
+            out[idx] = mean_pool(hidden, mask).cpu().numpy()
         return out
 
 
 def embed_sequences(model: str, seqs: list[str], batch_size: int = 16, max_tokens: int = 1024,
                     device: str = "cpu") -> np.ndarray:
-    """Embed sequences with `model`: "tnf", a hub id, a local path or `local:<name>`."""
+    """Embed sequences with `model`: "tnf", a registry name, a hub id, a folder or
+    `local:<name>`."""
     if model == TNF:
         return tnf_matrix(seqs)
     return HFEmbedder(model, device=device).embed(seqs, batch_size, max_tokens)

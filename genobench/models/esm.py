@@ -10,7 +10,10 @@ matmul-softmax-matmul attention and `attn_implementation="sdpa"` runs
 default, when nothing is asked, is SDPA). That is the FastESM idea (ESM2 with PyTorch
 SDPA) inside the stock class, so no separate module is needed for the local comparison;
 a hub "fast" model such as `Synthyra/FastESM2_650` is its own remote-code class and is
-loaded as it comes (`attn_implementation=None`, `trust_remote_code=True`).
+loaded as it comes (`attn_implementation=None`; its registry entry trusts its code and
+its adapter fixes a renamed import). Every model loads through `genobench.models.loading`;
+the attention label is what a forward really runs (`loading.attention_used`), not what
+the config claims.
 
 Local stand-ins have the real ESM2 configuration (rotary positions, token dropout
 scaling, 33-token vocabulary saved with the model as an `EsmTokenizer` vocab.txt) at
@@ -20,18 +23,15 @@ from a fixed seed: the same name always gives the same weights.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import (AutoModel, AutoTokenizer, EsmConfig, EsmForMaskedLM, EsmTokenizer)
-from transformers.utils import logging as hf_logging
+from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
 from genobench.models.embed import length_sorted_batches, mean_pool
-from genobench.models.local import LOCAL_PREFIX, resolve_model
-from genobench.paths import cache_dir
+from genobench.models.loading import attention_used, forward, load, pad_batch
 
 # The ESM-2 vocabulary, in facebook/esm2_*'s vocab.txt order (33 tokens).
 ESM_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO", ".", "-",
@@ -46,10 +46,6 @@ LOCAL_ESM_MODELS = {
 }
 ATTENTION_CHOICES = ("eager", "sdpa", None)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-class ModelUnavailable(RuntimeError):
-    """A model that could not be loaded (missing, offline, out of memory): the reason."""
 
 
 def esm_tokenizer(folder: str | Path) -> EsmTokenizer:
@@ -86,30 +82,6 @@ def build_local_esm(path: str | Path, hidden_size: int = 64, num_layers: int = 2
     return path
 
 
-def local_esm_path(name: str) -> Path:
-    """Path of a named local ESM checkpoint (see LOCAL_ESM_MODELS), built on first use."""
-    if name not in LOCAL_ESM_MODELS:
-        raise ValueError(f"unknown local ESM model {name!r}; available: "
-                         f"{', '.join(LOCAL_ESM_MODELS)}")
-    path = cache_dir() / "models" / name
-    if not (path / "config.json").exists():
-        tmp = path.with_name(path.name + ".building")
-        build_local_esm(tmp, **LOCAL_ESM_MODELS[name])
-        if not (path / "config.json").exists():
-            tmp.rename(path)
-    return path
-
-
-def resolve_esm(name_or_path: str) -> str:
-    """`local:esm2-*` -> the built folder; other `local:` names, hub ids and paths as
-    `genobench.models.local.resolve_model` resolves them."""
-    if name_or_path.startswith(LOCAL_PREFIX):
-        name = name_or_path[len(LOCAL_PREFIX):]
-        if name in LOCAL_ESM_MODELS:
-            return str(local_esm_path(name))
-    return resolve_model(name_or_path)
-
-
 def residue_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor,
                  special_ids) -> torch.Tensor:
     """1 where a token is a residue: attended to and not one of `special_ids` (BOS/CLS,
@@ -120,16 +92,6 @@ def residue_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     return keep.to(attention_mask.dtype)
 
 
-@contextlib.contextmanager
-def _quiet_transformers():
-    old = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(old)
-
-
 class EsmEncoder:
     """An ESM-family model (hub id, local path or `local:<name>`) that embeds proteins.
 
@@ -138,46 +100,30 @@ class EsmEncoder:
     """
 
     def __init__(self, name_or_path: str, attention: str | None = "sdpa", device: str = "cpu",
-                 dtype: str | torch.dtype = "float32", trust_remote_code: bool = False):
+                 dtype: str | torch.dtype | None = None, trust_remote_code: bool | None = None):
         if attention not in ATTENTION_CHOICES:
             raise ValueError(f"attention must be one of {ATTENTION_CHOICES}, got {attention!r}")
-        if isinstance(dtype, str):
+        if isinstance(dtype, str) and dtype != "auto":
             if dtype not in DTYPES:
                 raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
             dtype = DTYPES[dtype]
         self.name = name_or_path
         self.attention = attention
         self.device = device
-        try:
-            self.path = resolve_esm(name_or_path)
-            kwargs = dict(dtype=dtype, trust_remote_code=trust_remote_code,
-                          output_loading_info=True)
-            if attention is not None:
-                kwargs["attn_implementation"] = attention
-            with _quiet_transformers():
-                config = _load_config(self.path, trust_remote_code)
-                if getattr(config, "model_type", None) == "esm":
-                    kwargs["add_pooling_layer"] = False  # pooler is unused; not in checkpoints
-                model, info = AutoModel.from_pretrained(self.path, **kwargs)
-            self.model = model.to(device).eval()
-            self.tokenizer = getattr(model, "tokenizer", None) or AutoTokenizer.from_pretrained(
-                self.path, trust_remote_code=trust_remote_code)
-        except Exception as exc:  # offline, missing, too big for the device, bad code
-            raise ModelUnavailable(f"{name_or_path} ({attention or 'as shipped'}): "
-                                   f"{type(exc).__name__}: {exc}".strip()) from exc
-        self.missing_keys = list(info.get("missing_keys", []))
-        self.attn_implementation = getattr(self.model.config, "_attn_implementation", None)
-        if attention is not None and self.attn_implementation != attention:
-            raise ModelUnavailable(f"{name_or_path}: asked for {attention} attention, "
-                                   f"transformers selected {self.attn_implementation}")
+        loaded = load(name_or_path, device=device, dtype=dtype, head="none",
+                      trust_remote_code=trust_remote_code, attention=attention)
+        self.model, self.tokenizer, self.path = loaded.model, loaded.tokenizer, loaded.source
+        self.hidden_size = loaded.embedding_dim
+        self.missing_keys = loaded.missing_keys
+        configured = getattr(self.model.config, "_attn_implementation", None)
+        if attention is not None and configured != attention:
+            raise ValueError(f"{name_or_path}: asked for {attention} attention, "
+                             f"transformers selected {configured}")
         tok = self.tokenizer
         self.special_ids = sorted({t for t in (tok.cls_token_id, tok.bos_token_id,
                                                tok.eos_token_id, tok.sep_token_id,
                                                tok.pad_token_id) if t is not None})
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.model.config.hidden_size)
+        self.attn_implementation = attention_used(self.model, self.tokenize(["MKV"]))
 
     @property
     def label(self) -> str:
@@ -188,10 +134,8 @@ class EsmEncoder:
 
     def tokenize(self, seqs: list[str], max_length: int = 1024) -> dict[str, torch.Tensor]:
         """Padded tokens of `seqs` on the device, with `residue_mask` added."""
-        enc = self.tokenizer(list(seqs), padding=True, truncation=True, max_length=max_length,
-                             return_tensors="pt")
-        enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids",
-                                                                      "attention_mask")}
+        enc = {k: v.to(self.device) for k, v in
+               pad_batch(self.tokenizer, seqs, max_length=max_length).items()}
         enc["residue_mask"] = residue_mask(enc["input_ids"], enc["attention_mask"],
                                            self.special_ids)
         return enc
@@ -199,9 +143,8 @@ class EsmEncoder:
     @torch.inference_mode()
     def pool(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         """Forward pass and residue-only mean pooling: (batch, hidden) float32 on the CPU."""
-        hidden = self.model(input_ids=enc["input_ids"],
-                            attention_mask=enc["attention_mask"]).last_hidden_state
-        return mean_pool(hidden.float(), enc["residue_mask"]).cpu()
+        hidden, _ = forward(self.model, enc)
+        return mean_pool(hidden, enc["residue_mask"].to(hidden.device)).cpu()
 
     def embed(self, seqs: list[str], batch_size: int = 8, max_length: int = 1024,
               progress: bool = True) -> np.ndarray:
@@ -217,12 +160,6 @@ class EsmEncoder:
         self.model = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-def _load_config(path: str, trust_remote_code: bool):
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
 
 
 def row_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

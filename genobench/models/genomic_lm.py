@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,9 @@ import numpy as np
 import torch
 
 from genobench.data.metagenome import genome_chains, metagenome_csv
-from genobench.models.local import save_checkpoint
+from genobench.models.build import dna_tokenizer, save_checkpoint, train_steps
 from genobench.results import atomic_write_json
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TRAINING_FILE = "training.json"
 
 # preset -> settings; "tiny" is random-init (no training) and builds in seconds for tests
@@ -62,40 +60,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 HOLDOUT_EVERY = 20  # fragments 0, 20, 40, ... of each genome are held out of training
 
 
-def train_dna_tokenizer(seqs: list[str], vocab_size: int):
-    """A byte-pair tokenizer learned from upper-case DNA (A/C/G/T/N + specials), unsplit."""
-    from tokenizers import Tokenizer, decoders, models, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
-    tok.decoder = decoders.BPEDecoder()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=list("ACGTN"), show_progress=False)
-    tok.train_from_iterator(seqs, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   padding_side="right",
-                                   model_input_names=["input_ids", "attention_mask"])
-
-
-def kmer_tokenizer(k: int):
-    """Non-overlapping k-mer tokenizer: every A/C/G/T word of length 1..k (the tail of a
-    sequence can be shorter than k) plus specials; a chunk containing N is [UNK]."""
-    from itertools import product
-
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = ["".join(w) for n in range(k, 0, -1) for w in product("ACGT", repeat=n)]
-    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + words)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(f".{{1,{k}}}"), behavior="isolated")
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   padding_side="right",
-                                   model_input_names=["input_ids", "attention_mask"])
-
-
 def _split(df):
     """Training and held-out fragments (every HOLDOUT_EVERY-th fragment of each genome)."""
     rank = df.groupby("genome_id").cumcount()
@@ -114,13 +78,6 @@ def _windows(token_ids: list[np.ndarray], seq_len: int, n: int,
     rows = [usable[i][s:s + seq_len]
             for i, s in zip(picks, (rng.integers(0, lengths[picks].astype(int))))]
     return torch.as_tensor(np.stack(rows), dtype=torch.long)
-
-
-def _lr(step: int, max_steps: int, lr: float, warmup: int) -> float:
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, max_steps - warmup)
-    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def oracle_bits_per_base(seqs: list[str], genome_index: list[int], chains: np.ndarray,
@@ -178,7 +135,7 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
     result can depend on the thread count). Other keyword arguments override preset
     settings (tokenizer, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads,
     intermediate_size, seq_len, batch_size, lr, warmup_steps, tokenizer_bases, data).
-    The folder is written atomically: built beside `path`, then renamed into place.
+    `genobench.models.local.build_cached` makes the cached build atomic.
     """
     import pandas as pd
     from transformers import MistralConfig, MistralForCausalLM
@@ -196,8 +153,6 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
         raise ValueError("max_steps must be >= 0 and max_seconds > 0")
     started = time.perf_counter()
     path = Path(path)
-    tmp = path.with_name(path.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
 
     data_settings = {"seed": 0, **cfg["data"]}
     df = pd.read_csv(metagenome_csv(**data_settings))
@@ -213,9 +168,10 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
         if total >= cfg["tokenizer_bases"]:
             break
     if cfg["tokenizer"] == "bpe":
-        tokenizer = train_dna_tokenizer(sorted(sample), cfg["vocab_size"])
+        tokenizer = dna_tokenizer("bpe", train_seqs=sorted(sample),
+                                  vocab_size=cfg["vocab_size"])
     elif cfg["tokenizer"].startswith("kmer"):
-        tokenizer = kmer_tokenizer(int(cfg["tokenizer"][4:]))
+        tokenizer = dna_tokenizer("kmer", k=int(cfg["tokenizer"][4:]))
     else:
         raise ValueError(f"unknown tokenizer {cfg['tokenizer']!r}; use bpe or kmer<k>")
 
@@ -229,41 +185,23 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
     torch.manual_seed(seed)
     model = MistralForCausalLM(config)
 
+    ids = [np.asarray(e, dtype=np.int64) for e in
+           tokenizer(train_df["seq"].tolist(), add_special_tokens=False)["input_ids"]]
+    batch_rng = np.random.default_rng(seed + 1)
+
+    def next_batch(step: int) -> dict:
+        x = _windows(ids, cfg["seq_len"], cfg["batch_size"], batch_rng)
+        return {"input_ids": x, "labels": x}
+
+    train_started = time.perf_counter()
+    losses, stopped_by_time = train_steps(
+        model, next_batch, cfg["max_steps"], cfg["lr"], cfg["warmup_steps"], lr_floor=0.1,
+        betas=(0.9, 0.95), num_threads=num_threads, max_seconds=max_seconds,
+        progress=progress, desc="train genomic LM")
+    train_seconds = time.perf_counter() - train_started
     old_threads = torch.get_num_threads()
     torch.set_num_threads(num_threads)
-    losses, step, stopped_by_time = [], 0, False
-    train_started = time.perf_counter()
     try:
-        if cfg["max_steps"] > 0:
-            ids = [np.asarray(e, dtype=np.int64) for e in
-                   tokenizer(train_df["seq"].tolist(), add_special_tokens=False)["input_ids"]]
-            batch_rng = np.random.default_rng(seed + 1)
-            opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], betas=(0.9, 0.95),
-                                    weight_decay=0.01)
-            model.train()
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=cfg["max_steps"], desc="train genomic LM", disable=not progress)
-            for step in range(cfg["max_steps"]):
-                if time.perf_counter() - train_started > max_seconds:
-                    stopped_by_time = True
-                    break
-                for group in opt.param_groups:
-                    group["lr"] = _lr(step, cfg["max_steps"], cfg["lr"], cfg["warmup_steps"])
-                x = _windows(ids, cfg["seq_len"], cfg["batch_size"], batch_rng)
-                loss = model(input_ids=x, labels=x).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                losses.append(loss.item())
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            else:
-                step = cfg["max_steps"]
-            bar.close()
-        train_seconds = time.perf_counter() - train_started
-        model.eval()
         held = held_df["seq"].tolist()
         bits, spans = evaluate_bits_per_base(model, tokenizer, held, cfg["seq_len"])
     finally:
@@ -288,12 +226,9 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
         "oracle_bits_per_base": oracle, "torch": torch.__version__,
         "total_seconds": None,
     }
-    save_checkpoint(model, tokenizer, tmp)
+    save_checkpoint(model, tokenizer, path)
     record["total_seconds"] = round(time.perf_counter() - started, 2)
-    atomic_write_json(record, tmp / TRAINING_FILE)
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
+    atomic_write_json(record, path / TRAINING_FILE)  # written last: marks the build done
     if stopped_by_time:
         import warnings
 

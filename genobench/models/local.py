@@ -1,65 +1,81 @@
-"""Small local checkpoints of real `transformers` architectures, built by genobench.
+"""The `local:` name space: small checkpoints of real `transformers` architectures that
+genobench builds itself, cached under `cache_dir()/models/`.
 
-Hub models cannot be downloaded on every machine, so tests and the default report
-use stand-ins of the same architecture families, saved with `save_pretrained` into
-a folder and loaded back through the ordinary `from_pretrained` code path.
-Weights are random-initialised from a fixed seed: the same name always gives the
-same weights.
+Hub models cannot be downloaded on every machine, so tests and the default report use
+stand-ins of the same architecture families, saved with `save_pretrained` and loaded
+back through the one loader (`genobench.models.loading`), like a hub checkpoint:
+
+| name                              | what                                             | built by |
+|-----------------------------------|--------------------------------------------------|----------|
+| tiny-mistral, tiny-bert           | random-init Mistral causal LM / BERT masked LM    | `build_local_model` |
+| genomic-lm, genomic-lm-tiny       | Mistral trained on the synthetic metagenome      | `genomic_lm.build_genomic_lm` |
+| esm2-tiny, esm2-t6-8m, esm2-t12-35m | random-init ESM2 shapes                         | `esm.build_local_esm` |
+| planted-* (registry `standin:`)   | trained on the benchmark's reference genome      | `gfm.standins.train_standin` |
+
+Weights depend only on the name (and for stand-ins the reference and seed). Every build
+goes through `build_cached`: one lock per folder, built beside it and renamed into place,
+so parallel jobs build each model once and a killed build leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import torch
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-from transformers import (BertConfig, BertForMaskedLM, MistralConfig, MistralForCausalLM,
-                          PreTrainedTokenizerFast)
 
+from genobench.models.build import dna_tokenizer, save_checkpoint
+from genobench.models.registry import LOCAL_PREFIX, RegistryError, lookup
 from genobench.paths import cache_dir, cache_lock
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-ALPHABET = list("ACGTN")
-
-# name -> (family, size settings)
+# name -> (family, size settings) of the random-init checkpoints
 LOCAL_MODELS = {
     "tiny-mistral": ("mistral", dict(hidden_size=64, num_layers=2, num_heads=4)),
     "tiny-bert": ("bert", dict(hidden_size=64, num_layers=2, num_heads=4)),
 }
-LOCAL_PREFIX = "local:"
-# name -> keyword arguments of genobench.models.genomic_lm.build_genomic_lm: a causal
-# genomic LM trained on the synthetic metagenome (about 2 min on an idle CPU, once), and
-# its random-init tiny version for tests
+# name -> keyword arguments of genomic_lm.build_genomic_lm: trained on the synthetic
+# metagenome (about 2 min on an idle CPU, once), and its random-init tiny version
 GENOMIC_LMS = {
     "genomic-lm": dict(preset="default", seed=0),
     "genomic-lm-tiny": dict(preset="tiny", seed=0),
 }
 
 
-def dna_tokenizer(family: str) -> PreTrainedTokenizerFast:
-    """A character-level DNA tokenizer (A, C, G, T, N + specials).
+def build_cached(path: str | Path, build: Callable[[Path], object],
+                 done_file: str = "config.json") -> Path:
+    """`path`, built once by `build(tmp_folder)` under the folder's cache lock.
 
-    Masked LMs (BERT family) wrap each sequence in [CLS] … [SEP]; causal LMs get no
-    special tokens, as GenomeOcean-style tokenizers do for plain sequence input.
+    Another process building the same folder waits for the lock and then finds it done.
+    The build writes into `<path>.building` (cleared first: left by a killed build), which
+    is renamed to `path` when it finished.
     """
-    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + ALPHABET)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    if family == "bert":
-        tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]),
-                                                     ("[SEP]", vocab["[SEP]"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   model_input_names=["input_ids", "attention_mask"])
+    path = Path(path)
+    with cache_lock("build-" + str(path.relative_to(cache_dir())
+                                   if path.is_relative_to(cache_dir()) else path
+                                   ).replace("/", "_")):
+        if (path / done_file).exists():
+            return path
+        tmp = path.with_name(path.name + ".building")
+        shutil.rmtree(tmp, ignore_errors=True)
+        build(tmp)
+        if not (tmp / done_file).exists():
+            raise RuntimeError(f"building {path} wrote no {done_file}")
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    return path
 
 
 def build_local_model(path: str | Path, family: str, hidden_size: int = 64,
                       num_layers: int = 2, num_heads: int = 4, max_positions: int = 8192,
                       seed: int = 0) -> Path:
     """Build a random-initialised model of `family` ("mistral" or "bert") into `path`."""
-    tokenizer = dna_tokenizer(family)
+    from transformers import BertConfig, BertForMaskedLM, MistralConfig, MistralForCausalLM
+
+    if family not in ("mistral", "bert"):
+        raise ValueError(f"unknown local model family {family!r}; choose 'mistral' or 'bert'")
+    tokenizer = dna_tokenizer("char", wrap="cls_sep" if family == "bert" else "none")
     common = dict(vocab_size=len(tokenizer), hidden_size=hidden_size,
                   num_hidden_layers=num_layers, num_attention_heads=num_heads,
                   intermediate_size=4 * hidden_size, max_position_embeddings=max_positions,
@@ -67,53 +83,56 @@ def build_local_model(path: str | Path, family: str, hidden_size: int = 64,
     torch.manual_seed(seed)
     if family == "mistral":
         model = MistralForCausalLM(MistralConfig(num_key_value_heads=num_heads, **common))
-    elif family == "bert":
-        model = BertForMaskedLM(BertConfig(**common))
     else:
-        raise ValueError(f"unknown local model family {family!r}; choose 'mistral' or 'bert'")
+        model = BertForMaskedLM(BertConfig(**common))
     path = Path(path)
     save_checkpoint(model, tokenizer, path)
     return path
 
 
-def save_checkpoint(model, tokenizer, path: str | Path) -> None:
-    """`save_pretrained` a model and its tokenizer into `path`, without transformers' bars."""
-    from transformers.utils import logging as hf_logging
+def local_names() -> list[str]:
+    """Every name of the `local:` name space."""
+    from genobench.models.esm import LOCAL_ESM_MODELS
+    from genobench.models.registry import load_registry
 
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        model.save_pretrained(path)
-        tokenizer.save_pretrained(path)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
+    standins = [s.hub_id[len(LOCAL_PREFIX):] for s in load_registry().values() if s.standin]
+    return [*LOCAL_MODELS, *GENOMIC_LMS, *LOCAL_ESM_MODELS, *standins]
 
 
-def local_model_path(name: str) -> Path:
-    """Path of the named local model (see LOCAL_MODELS), building it on first use."""
-    if name not in LOCAL_MODELS and name not in GENOMIC_LMS:
-        available = ", ".join([*LOCAL_MODELS, *GENOMIC_LMS])
-        raise ValueError(f"unknown local model {name!r}; available: {available}")
-    path = cache_dir() / "models" / name
-    with cache_lock(f"model-{name}"):  # parallel report jobs build each model once
-        if (path / "config.json").exists():
-            return path
-        if name in GENOMIC_LMS:
-            from genobench.models.genomic_lm import build_genomic_lm
+def local_model_path(name: str, reference: dict[str, str] | None = None, seed: int = 0,
+                     progress: bool = False, standin: dict | None = None) -> Path:
+    """Folder of the local model `name`, built on first use.
 
-            build_genomic_lm(path, **GENOMIC_LMS[name])
-        else:
-            family, sizes = LOCAL_MODELS[name]
-            tmp = path.with_name(path.name + ".building")
-            shutil.rmtree(tmp, ignore_errors=True)  # left by a build that was killed
-            build_local_model(tmp, family, **sizes)
-            tmp.rename(path)
-    return path
+    Stand-ins (registry entries with `standin:` settings, `standin` overriding them) are
+    trained on `reference`, which they then need.
+    """
+    from genobench.models.esm import LOCAL_ESM_MODELS, build_local_esm
+
+    folder = cache_dir() / "models" / name
+    if name in LOCAL_MODELS:
+        family, sizes = LOCAL_MODELS[name]
+        return build_cached(folder, lambda tmp: build_local_model(tmp, family, **sizes))
+    if name in GENOMIC_LMS:
+        from genobench.models.genomic_lm import TRAINING_FILE, build_genomic_lm
+
+        return build_cached(folder, lambda tmp: build_genomic_lm(tmp, **GENOMIC_LMS[name]),
+                            TRAINING_FILE)
+    if name in LOCAL_ESM_MODELS:
+        return build_cached(folder, lambda tmp: build_local_esm(tmp, **LOCAL_ESM_MODELS[name]))
+    spec = lookup(LOCAL_PREFIX + name)
+    if spec is not None and spec.standin:
+        from genobench.gfm.standins import standin_path
+
+        if not reference:
+            raise ValueError(f"local:{name} is a stand-in trained on the benchmark's reference "
+                             "genome; pass reference=")
+        settings = {**spec.standin, **(standin or {})}
+        return standin_path(name, settings, spec.family, reference, seed, progress)
+    raise RegistryError(f"unknown local model {name!r}; available: {', '.join(local_names())}")
 
 
-def resolve_model(name_or_path: str) -> str:
-    """Turn `local:<name>` into the built folder's path; hub ids and paths pass through."""
+def resolve_model(name_or_path: str, **kwargs) -> str:
+    """`local:<name>` -> its built folder (see `local_model_path`); anything else as given."""
     if name_or_path.startswith(LOCAL_PREFIX):
-        return str(local_model_path(name_or_path[len(LOCAL_PREFIX):]))
+        return str(local_model_path(name_or_path[len(LOCAL_PREFIX):], **kwargs))
     return name_or_path

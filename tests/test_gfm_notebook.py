@@ -79,3 +79,23 @@ def test_user_reference_and_variants(in_repo, tmp_path):
     scores = pd.read_csv(tmp_path / "reports" / "runs" / "gfm_zeroshot" / "smoke" /
                          "variant_scores.csv")
     assert len(scores) == 4 and scores["raw_score"].notna().all()
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_load_is_a_failed_row_of_a_partial_run(tmp_path, monkeypatch):
+    # Caduceus needs mamba_ssm (CUDA only); with it installed, the offline hub fails instead
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(REPO)
+    record = run_notebook("gfm_zeroshot", "params/gfm_zeroshot/smoke.yaml",
+                          {"models": ["caduceus", "kmer-markov"]}, reports_dir=tmp_path)
+    run_dir = tmp_path / "runs" / "gfm_zeroshot" / "smoke"
+    assert record["status"] == "partial", record["error"]
+    assert record["error"].startswith("1 failed: caduceus (")
+    failures = json.loads((run_dir / "failures.json").read_text())
+    assert [f["what"] for f in failures] == ["caduceus"]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "partial"
+    scores = pd.read_csv(run_dir / "variant_scores.csv")
+    assert set(scores["model"]) == {"kmer-markov"}  # the other model's rows are all there
+    timing = pd.read_csv(run_dir / "timing.csv").set_index("model")
+    assert timing.loc["caduceus", "status"] == "failed"
+    assert timing.loc["kmer-markov", "status"] == "ok"

@@ -99,7 +99,7 @@ class EsmEncoder:
     "sdpa"), or None to load the model as it comes (remote-code models).
     """
 
-    def __init__(self, name_or_path: str, attention: str | None = "sdpa", device: str = "cpu",
+    def __init__(self, name_or_path, attention: str | None = "sdpa", device: str = "cpu",
                  dtype: str | torch.dtype | None = None, trust_remote_code: bool | None = None):
         if attention not in ATTENTION_CHOICES:
             raise ValueError(f"attention must be one of {ATTENTION_CHOICES}, got {attention!r}")
@@ -107,7 +107,7 @@ class EsmEncoder:
             if dtype not in DTYPES:
                 raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
             dtype = DTYPES[dtype]
-        self.name = name_or_path
+        self.name = getattr(name_or_path, "name", name_or_path)  # a name or a ModelSpec
         self.attention = attention
         self.device = device
         loaded = load(name_or_path, device=device, dtype=dtype, head="none",

@@ -262,8 +262,8 @@ def from_bitsandbytes(exc: BaseException) -> bool:
 def _missing_names(exc: ImportError) -> list[str]:
     """The packages an ImportError says are missing (transformers' check of remote code
     lists them after "not found in your environment:")."""
-    if getattr(exc, "name", None):
-        return [exc.name]
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return [exc.name.split(".")[0]]
     text = str(exc)
     marker = "not found in your environment:"
     if marker in text:
@@ -460,19 +460,25 @@ def _accepts(model, name: str) -> bool:
 
 def forward(model, batch: dict[str, torch.Tensor], want_hidden: bool = True,
             want_logits: bool = False) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """(last-layer hidden states, logits) of one padded batch, float, on the model's device.
+    """(last-layer hidden states, logits) of one right-padded batch, float, on the model's
+    device; padded positions of the outputs are zeros when the model takes no mask.
 
     Passes `attention_mask` and (to models with an LM head) `output_hidden_states` only
-    when the model's `forward` declares them (Caduceus and others take no mask: with right padding, real tokens of a
-    causal or pooled model never depend on the padding after them). Reads
-    `hidden_states[-1]`, `last_hidden_state` or the first element of a tuple output
-    (DNABERT-2 returns (hidden, pooled)); logits from `.logits` or a tuple's first element.
-    Call it under `torch.inference_mode()` when no gradients are wanted.
+    when the model's `forward` declares them. A model without an `attention_mask`
+    argument (Caduceus, HyenaDNA, Evo-1) would see the padding (a bidirectional model's
+    real tokens depend on it), so a padded batch is run one sequence at a time on its real
+    tokens, as the mask derived from the lengths says. Reads `last_hidden_state`,
+    `hidden_states[-1]` or the first element of a tuple output (DNABERT-2 returns
+    (hidden, pooled)); logits from `.logits` or a tuple's first element. Call it under
+    `torch.inference_mode()` when no gradients are wanted.
     """
+    mask = batch.get("attention_mask")
+    if mask is not None and not _accepts(model, "attention_mask") and not bool(mask.all()):
+        return _forward_unpadded(model, batch["input_ids"], mask, want_hidden, want_logits)
     device = next(model.parameters()).device
     inputs = {"input_ids": batch["input_ids"].to(device)}
-    if "attention_mask" in batch and _accepts(model, "attention_mask"):
-        inputs["attention_mask"] = batch["attention_mask"].to(device)
+    if mask is not None and _accepts(model, "attention_mask"):
+        inputs["attention_mask"] = mask.to(device)
     lm_head = type(model).__name__.endswith(("ForCausalLM", "ForMaskedLM", "LMHeadModel"))
     if want_hidden and lm_head and _accepts(model, "output_hidden_states"):
         inputs["output_hidden_states"] = True  # a bare encoder returns last_hidden_state
@@ -500,6 +506,24 @@ def forward(model, batch: dict[str, torch.Tensor], want_hidden: bool = True,
             logits.float() if logits is not None else None)
 
 
+def _forward_unpadded(model, ids: torch.Tensor, mask: torch.Tensor, want_hidden: bool,
+                      want_logits: bool):
+    """`forward` of each row on its real tokens, outputs zero-padded back to (B, T, ...)."""
+    rows = [forward(model, {"input_ids": ids[i:i + 1, :int(mask[i].sum())]}, want_hidden,
+                    want_logits) for i in range(len(ids))]
+    out = []
+    for k in range(2):
+        parts = [r[k] for r in rows]
+        if parts[0] is None:
+            out.append(None)
+            continue
+        full = parts[0].new_zeros((len(ids), ids.shape[1], *parts[0].shape[2:]))
+        for i, part in enumerate(parts):
+            full[i, :part.shape[1]] = part[0]
+        out.append(full)
+    return out[0], out[1]
+
+
 def attention_used(model, batch: dict[str, torch.Tensor]) -> str:
     """The attention a forward really runs: "sdpa" when it calls
     `torch.nn.functional.scaled_dot_product_attention`, else the configured
@@ -513,12 +537,11 @@ def attention_used(model, batch: dict[str, torch.Tensor]) -> str:
         calls.append(1)
         return original(*args, **kwargs)
 
-    device = next(model.parameters()).device
     F.scaled_dot_product_attention = counting
     try:
         with torch.inference_mode():
-            model(**{k: v.to(device) for k, v in batch.items()
-                     if k == "input_ids" or (k == "attention_mask" and _accepts(model, k))})
+            forward(model, {k: batch[k] for k in ("input_ids", "attention_mask") if k in batch},
+                    want_hidden=False)
     finally:
         F.scaled_dot_product_attention = original
     if calls:

@@ -1,37 +1,48 @@
-"""Time semi-CRF log partition forward+backward across backends and write a CSV.
+"""Time semi-CRF log partition forward+backward across backends; write a CSV and a plot.
 
-    python benchmarks/semicrf_speed.py out.csv [--shapes 1000x100,20000x100] [--batch 2] [--classes 3]
+    python benchmarks/semicrf_speed.py benchmarks/semicrf_speed.csv            # full table
+    python benchmarks/semicrf_speed.py /tmp/quick.csv --quick                   # ~1 minute
 
-Backends: genobench reference, genobench Triton (CUDA, or TRITON_INTERPRET=1), and pytorch-crf
-(only at K = 1, where a semi-CRF is a linear CRF). Each
-timing is a warm-up run then the median of ``--repeats`` runs, synchronizing CUDA.
-Peak memory is the process's peak RSS on CPU (cumulative over the run) and
-torch.cuda.max_memory_allocated on GPU.
+Backends, all in this process on the same inputs: genobench reference (numba, CPU),
+genobench Triton (CUDA, or TRITON_INTERPRET=1), flash-semicrf 0.2.0 (its own Triton kernels
+on CUDA, its PyTorch path on CPU) and pytorch-crf (only at K = 1, where a semi-CRF is a
+linear CRF). Each timing is a warm-up run then ``--repeats`` timed runs (CUDA synchronized):
+the table gives min, median and max and the 1-minute load average when the row was timed.
+flash-semicrf computes a different log Z on the same inputs (it starts every label from
+label 0 and charges the first segment a transition; with zero transitions its log Z is ours
++ log C, checked in tests/test_semicrf_speed.py): only its time is compared. A backend whose
+time, extrapolated from its smallest measured shape by T*K*B, would exceed ``--budget-s``
+is skipped with that reason. Peak memory is torch.cuda.max_memory_allocated on GPU; on
+CPU it is not measured per call (NaN).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import resource
+import math
+import os
+from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 import torch
 
 from genobench.profiling.timing import summarize_times, time_repeats
 from genobench.semicrf import log_partition, triton_available
 from genobench.semicrf.check import random_problem
 
+QUICK = {"shapes": "1000x1,1000x100,10000x100", "repeats": 3}
+FULL = {"shapes": "1000x1,1000x100,10000x100,20000x100,100000x100,100000x1000", "repeats": 5}
 
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def _leaves(problem) -> list[torch.Tensor]:
+    return [t.detach().clone().requires_grad_(True)
+            for t in (problem.cum_scores, problem.transition, problem.duration_bias)]
 
 
 def genobench_runner(backend: str, problem) -> Callable[[], None]:
-    leaves = [t.detach().clone().requires_grad_(True)
-              for t in (problem.cum_scores, problem.transition, problem.duration_bias)]
+    """Forward + backward of genobench's log partition on `backend`."""
+    leaves = _leaves(problem)
 
     def run() -> None:
         log_partition(*leaves, problem.lengths, backend=backend).sum().backward()
@@ -39,17 +50,33 @@ def genobench_runner(backend: str, problem) -> Callable[[], None]:
     return run
 
 
+def flash_semicrf_runner(problem) -> Callable[[], None]:
+    """Forward + backward of flash-semicrf's streaming log partition (Triton on CUDA)."""
+    from flash_semicrf import semi_crf_streaming_forward
+
+    leaves = _leaves(problem)
+    max_duration = problem.duration_bias.shape[0]
+    use_triton = problem.cum_scores.is_cuda
+
+    def run() -> None:
+        semi_crf_streaming_forward(*leaves, problem.lengths, max_duration,
+                                   use_triton=use_triton).sum().backward()
+
+    return run
+
+
 def pytorch_crf_runner(problem) -> Callable[[], None]:
+    """pytorch-crf's normalizer with zero start/end scores (equal to our log Z at K = 1)."""
     import torchcrf
 
     emissions = problem.cum_scores.diff(dim=1)
-    transition, lengths = problem.transition, problem.lengths
     crf = torchcrf.CRF(emissions.shape[-1], batch_first=True).to(emissions.device, emissions.dtype)
     with torch.no_grad():
         crf.start_transitions.zero_()
         crf.end_transitions.zero_()
-        crf.transitions.copy_(transition)
-    mask = (torch.arange(emissions.shape[1], device=emissions.device)[None, :] < lengths[:, None]).T
+        crf.transitions.copy_(problem.transition)
+    steps = torch.arange(emissions.shape[1], device=emissions.device)
+    mask = (steps[None, :] < problem.lengths[:, None]).T
     leaf = emissions.detach().clone().requires_grad_(True)
 
     def run() -> None:
@@ -58,39 +85,117 @@ def pytorch_crf_runner(problem) -> Callable[[], None]:
     return run
 
 
-def main(argv: list[str] | None = None) -> None:
+def available_backends(device: torch.device, max_duration: int) -> dict[str, str | None]:
+    """Backend name -> None if it can run here, else the reason it cannot."""
+    usable, reason = triton_available(device)
+    out: dict[str, str | None] = {"reference": None, "triton": None if usable else reason}
+    try:
+        import flash_semicrf  # noqa: F401
+        out["flash-semicrf"] = None
+    except ImportError as err:
+        out["flash-semicrf"] = f"not installed ({err}); pip install flash-semicrf==0.2.0"
+    if max_duration == 1:
+        try:
+            import torchcrf  # noqa: F401
+            out["pytorch-crf"] = None
+        except ImportError as err:
+            out["pytorch-crf"] = f"not installed ({err}); pip install pytorch-crf==0.7.2"
+    return out
+
+
+RUNNERS = {"reference": lambda p: genobench_runner("reference", p),
+           "triton": lambda p: genobench_runner("triton", p),
+           "flash-semicrf": flash_semicrf_runner, "pytorch-crf": pytorch_crf_runner}
+
+
+def parse_shapes(text: str) -> list[tuple[int, int]]:
+    """"1000x100,20000x100" -> [(1000, 100), (20000, 100)]."""
+    try:
+        shapes = [tuple(int(v) for v in item.split("x")) for item in text.split(",")]
+    except ValueError:
+        shapes = []
+    if not shapes or any(len(s) != 2 or min(s) < 1 for s in shapes):
+        raise SystemExit(f"--shapes must look like 1000x100,20000x100 (T x K, both >= 1), got {text!r}")
+    return shapes  # type: ignore[return-value]
+
+
+def time_shapes(shapes: list[tuple[int, int]], batches: list[int], classes: int, repeats: int,
+                dtype: torch.dtype, device: torch.device, budget_s: float,
+                backends: list[str] | None = None) -> pd.DataFrame:
+    """One row per (backend, T, K, B): seconds (min, median, max, n) or why it was skipped."""
+    rows, cost = [], {}  # backend -> seconds per T*K*B of its first measured shape
+    for max_len, max_duration in shapes:
+        for batch in batches:
+            problem = random_problem(batch, max_len, max_duration, classes, seed=0, device=str(device),
+                                     dtype=dtype, variable_lengths=False)
+            for name, reason in available_backends(device, max_duration).items():
+                if backends and name not in backends:
+                    continue
+                row = {"backend": name, "T": max_len, "K": max_duration, "B": batch, "C": classes,
+                       "dtype": str(dtype).removeprefix("torch."), "device": device.type,
+                       "load_avg_1m": round(os.getloadavg()[0], 2)}
+                work = max_len * max_duration * batch
+                if reason is None and name in cost and cost[name] * work > budget_s:
+                    reason = (f"skipped: extrapolated {cost[name] * work:.0f} s > --budget-s "
+                              f"{budget_s:.0f} s")
+                if reason is not None:
+                    rows.append({**row, "status": "skipped", "reason": reason})
+                    print(rows[-1], flush=True)
+                    continue
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                stats = summarize_times(time_repeats(RUNNERS[name](problem), 1, repeats, str(device)))
+                cost.setdefault(name, stats["median_s"] / work)
+                peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
+                        else math.nan)
+                rows.append({**row, "status": "ok", "reason": "", "median_s": stats["median_s"],
+                             "min_s": stats["min_s"], "max_s": stats["max_s"], "repeats": stats["n"],
+                             "peak_mem_mb": peak})
+                print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    """Time vs T per backend and K (log-log, min-max bars) as a self-contained HTML page."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    ok = table[table["status"] == "ok"]
+    for (name, max_duration, batch), g in ok.groupby(["backend", "K", "B"]):
+        g = g.sort_values("T")
+        fig.add_trace(go.Scatter(
+            x=g["T"], y=g["median_s"], mode="lines+markers", name=f"{name}, K={max_duration}, B={batch}",
+            error_y=dict(type="data", symmetric=False, array=g["max_s"] - g["median_s"],
+                         arrayminus=g["median_s"] - g["min_s"])))
+    fig.update_layout(title="semi-CRF log Z forward+backward: median time (bars: min-max)",
+                      xaxis_title="T", yaxis_title="seconds", xaxis_type="log", yaxis_type="log")
+    fig.write_html(path, include_plotlyjs=True)
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv_path")
-    parser.add_argument("--shapes", default="1000x1,1000x100,20000x100,100000x1000", help="TxK,TxK,...")
-    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("csv_path", type=Path)
+    parser.add_argument("--quick", action="store_true", help=f"small shapes: {QUICK['shapes']}")
+    parser.add_argument("--shapes", help=f"TxK,TxK,... (default {FULL['shapes']})")
+    parser.add_argument("--batch", default="2", help="batch sizes, e.g. 1,2,4,8,16")
     parser.add_argument("--classes", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--backends", help="comma-separated subset of " + ",".join(RUNNERS))
+    parser.add_argument("--budget-s", type=float, default=120.0,
+                        help="skip a backend whose extrapolated time exceeds this")
     args = parser.parse_args(argv)
-    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
-    rows = []
-    for shape in args.shapes.split(","):
-        max_len, max_duration = (int(v) for v in shape.split("x"))
-        problem = random_problem(args.batch, max_len, max_duration, args.classes, seed=0,
-                                 device=str(device), dtype=dtype, variable_lengths=False)
-        runners: dict[str, Callable[[], None] | None] = {
-            "reference": genobench_runner("reference", problem),
-            "triton": genobench_runner("triton", problem) if triton_available(device)[0] else None,
-            "pytorch-crf": pytorch_crf_runner(problem) if max_duration == 1 else None,
-        }
-        for name, runner in runners.items():
-            if runner is None:
-                continue
-            seconds = summarize_times(time_repeats(runner, 1, args.repeats, str(device)))["median_s"]
-            rows.append({"backend": name, "T": max_len, "K": max_duration, "B": args.batch, "C": args.classes,
-                         "dtype": args.dtype, "device": device.type, "fwd_bwd_s": round(seconds, 5),
-                         "peak_mem_mb": round(peak_memory_mb(device), 1)})
-            print(rows[-1], flush=True)
-    with open(args.csv_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    preset = QUICK if args.quick else FULL
+    table = time_shapes(parse_shapes(args.shapes or preset["shapes"]),
+                        [int(b) for b in args.batch.split(",")], args.classes,
+                        args.repeats or preset["repeats"], getattr(torch, args.dtype),
+                        torch.device(args.device), args.budget_s,
+                        args.backends.split(",") if args.backends else None)
+    args.csv_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.csv_path, index=False)
+    plot(table, args.csv_path.with_suffix(".html"))
+    return table
 
 
 if __name__ == "__main__":

@@ -36,9 +36,30 @@ def time_repeats(fn: Callable[[], Any], warmup: int = 1, repeats: int = 5,
 
 
 def summarize_times(times: list[float]) -> dict[str, float]:
-    """Median, p90, mean, min and max of a list of durations (seconds)."""
+    """Median, p90, mean, min, max and number of a list of durations (seconds)."""
     t = np.asarray(times, dtype=float)
     if t.size == 0:
         raise ValueError("no timings to summarize")
     return {"median_s": float(np.median(t)), "p90_s": float(np.percentile(t, 90)),
-            "mean_s": float(t.mean()), "min_s": float(t.min()), "max_s": float(t.max())}
+            "mean_s": float(t.mean()), "min_s": float(t.min()), "max_s": float(t.max()),
+            "n": int(t.size)}
+
+
+WITHIN_NOISE = "within noise"
+
+
+def ranges_overlap(low_a: float, high_a: float, low_b: float, high_b: float) -> bool:
+    """Whether the repeat ranges [low_a, high_a] and [low_b, high_b] share a point."""
+    return low_a <= high_b and low_b <= high_a
+
+
+def speed_ratio(baseline: dict[str, float], candidate: dict[str, float]) -> dict[str, float | bool]:
+    """Speedup of `candidate` over `baseline` (two `summarize_times` results or dicts with
+    min_s, median_s, max_s): median ratio, its range over the repeats (slowest candidate
+    against fastest baseline, and the reverse), and whether the repeat ranges overlap, in
+    which case the two cannot be told apart from these repeats."""
+    return {"speedup": baseline["median_s"] / candidate["median_s"],
+            "speedup_min": baseline["min_s"] / candidate["max_s"],
+            "speedup_max": baseline["max_s"] / candidate["min_s"],
+            "overlap": ranges_overlap(baseline["min_s"], baseline["max_s"],
+                                      candidate["min_s"], candidate["max_s"])}

@@ -1,200 +1,275 @@
-"""Numba kernels of the streaming semi-CRF (CPU, float64 inside, parallel over the batch).
+"""Numba kernels of the semi-CRF (CPU, float64 throughout, parallel over the batch).
 
-Conventions (one sequence, length L): w[s, c] = u[s, c] - cum[s, c] where u[s, c] is
-the log-score of all prefixes ending at s that continue with a segment of label c
+Layout: every per-position array is class-major, (B, C, T+1), so the loop over the K
+durations of one label reads contiguous memory. ``dur_rev[c, j] = dur[K-1-j, c]`` lets the
+forward window run in the same direction as the positions.
+
+Conventions (one sequence, length L): w[s, c] = u[s, c] - cum[s, c] where u[s, c] is the
+log-score of all prefixes ending at s that continue with a segment of label c
 (u[0, c] = 0: the first segment takes no transition);
 alpha[t, c] = cum[t, c] + logsumexp_d (w[t-d, c] + dur[d-1, c]);
-u[t, c] = logsumexp_c' (alpha[t, c'] + trans[c', c]).  w lives in a ring buffer of K rows.
-Every ``interval`` steps alpha and the ring are shifted by max_c alpha (the shift is
-added to a float64 normalizer) and the ring is saved as a checkpoint; the backward
-recomputes one interval at a time from its checkpoint.
+u[t, c] = logsumexp_c' (alpha[t, c'] + trans[c', c]).
+The forward keeps every w and alpha (O(T C), the size of cum_scores), so the backward
+needs no recomputation.
+
+Each log-sum-exp over durations is one pass: the terms are exponentiated relative to a
+guess (the previous position's result, which moves little from one position to the next)
+and summed; only when that sum leaves [e^-300, e^300] is it redone relative to the exact
+maximum, so no term that matters under- or overflows. The exponential is a vectorizable
+polynomial (``_exp``), accurate to about one ulp in float64.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 NEG_INF = -np.inf
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_LOG2_E = 1.4426950408889634
+_LOW, _HIGH = math.exp(-300.0), math.exp(300.0)
+# reassociation lets LLVM vectorize the sums; _exp itself is compiled without it (its
+# rounding steps must stay in order)
+_SUM_MATH = {"reassoc", "contract"}
 
 
-@njit(cache=True, inline="always")
-def _alpha_step(cum_b, dur, ring, t, alpha):
-    """alpha[t, :] from the ring holding w[t-K .. t-1]."""
-    num_dur, num_classes = dur.shape
-    top_d = min(num_dur, t)
-    for c in range(num_classes):
-        top = NEG_INF
-        for d in range(1, top_d + 1):
-            top = max(top, ring[(t - d) % num_dur, c] + dur[d - 1, c])
-        total = 0.0
-        for d in range(1, top_d + 1):
-            total += np.exp(ring[(t - d) % num_dur, c] + dur[d - 1, c] - top)
-        alpha[c] = cum_b[t, c] + top + np.log(total)
+@intrinsic
+def _bits_to_float(typingctx, bits):
+    """Reinterpret an int64 as the float64 with the same bits."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
 
 
-@njit(cache=True, inline="always")
-def _push_step(cum_b, trans, ring, t, alpha):
-    """Write w[t, :] = logsumexp_c' (alpha[c'] + trans[c', :]) - cum[t, :] into the ring."""
-    num_dur = ring.shape[0]
-    num_classes = trans.shape[0]
-    for c in range(num_classes):
-        top = NEG_INF
-        for cp in range(num_classes):
-            top = max(top, alpha[cp] + trans[cp, c])
-        total = 0.0
-        for cp in range(num_classes):
-            total += np.exp(alpha[cp] + trans[cp, c] - top)
-        ring[t % num_dur, c] = top + np.log(total) - cum_b[t, c]
+@njit(cache=True, fastmath={"contract"})
+def _exp(x):
+    """exp(x) for x <= 700: 2^k * p(r) with x = k ln2 + r, |r| <= ln2 / 2, p the degree-13
+    Taylor polynomial (truncation < 1e-17); exactly 0 below -708 (and at -inf)."""
+    y = min(max(x, -708.0), 700.0)
+    k = math.floor(y * _LOG2_E + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    value = p * _bits_to_float((np.int64(np.int32(k)) + 1023) << 52)
+    return value if x >= -708.0 else 0.0
 
 
-@njit(cache=True, inline="always")
-def _renormalize(ring, alpha):
-    """Shift alpha and the ring by max(alpha); return the shift."""
-    shift = alpha.max()
-    alpha -= shift
-    ring -= shift
-    return shift
+@njit(cache=True, fastmath=_SUM_MATH)
+def _sum_exp(a, b, ref):
+    """sum_j exp(a[j] + b[j] - ref)."""
+    total = 0.0
+    for j in range(a.size):
+        total += _exp(a[j] + b[j] - ref)
+    return total
+
+
+@njit(cache=True, fastmath=_SUM_MATH)
+def _store_exp(a, b, ref, out):
+    """out[j] = exp(a[j] + b[j] - ref); returns their sum."""
+    total = 0.0
+    for j in range(a.size):
+        value = _exp(a[j] + b[j] - ref)
+        out[j] = value
+        total += value
+    return total
+
+
+@njit(cache=True)
+def _max_sum(a, b):
+    top = NEG_INF
+    for j in range(a.size):
+        top = max(top, a[j] + b[j])
+    return top
+
+
+@njit(cache=True)
+def _logsumexp2(a, b, guess):
+    """log sum_j exp(a[j] + b[j]) in one pass when ``guess`` is within ~300 of the result."""
+    total = _sum_exp(a, b, guess)
+    if not _LOW < total < _HIGH:
+        guess = _max_sum(a, b)
+        if guess == NEG_INF:
+            return NEG_INF
+        total = _sum_exp(a, b, guess)
+    return guess + math.log(total)
+
+
+@njit(cache=True)
+def _logsumexp2_store(a, b, guess, out):
+    """(ref, total) with out[j] = exp(a[j] + b[j] - ref) and total = sum(out); ref = guess
+    unless the guess was too far off (then the exact maximum, or -inf if every term is)."""
+    total = _store_exp(a, b, guess, out)
+    if not _LOW < total < _HIGH:
+        guess = _max_sum(a, b)
+        if guess == NEG_INF:
+            out[:] = 0.0
+            return NEG_INF, 0.0
+        total = _store_exp(a, b, guess, out)
+    return guess, total
+
+
+@njit(cache=True, fastmath=_SUM_MATH)
+def _axpy(y, x, scale):
+    """y += scale * x."""
+    for j in range(y.size):
+        y[j] += scale * x[j]
+
+
+@njit(cache=True)
+def _lse_small(values):
+    top = values.max()
+    if top == NEG_INF:
+        return NEG_INF
+    return top + math.log(np.exp(values - top).sum())
 
 
 @njit(cache=True, parallel=True)
-def forward_kernel(cum, trans, dur, lengths, interval, ck_ring, ck_alpha, ck_norm, log_z):
-    """Fill log_z (B,) and the checkpoints (B, n_ck, K, C), (B, n_ck, C), (B, n_ck)."""
-    batch, _, num_classes = cum.shape
-    num_dur = dur.shape[0]
+def forward_kernel(cum, trans, dur_rev, lengths, w, alpha, log_z):
+    """Fill w, alpha (B, C, T+1) and log_z (B,) from cum (B, C, T+1), trans (C, C),
+    dur_rev (C, K) and lengths (B,). w and alpha start at -inf."""
+    batch, num_classes, _ = cum.shape
+    num_dur = dur_rev.shape[1]
     for b in prange(batch):
-        ring = np.full((num_dur, num_classes), NEG_INF)
-        alpha = np.full(num_classes, NEG_INF)
-        norm = 0.0
-        ring[0, :] = -cum[b, 0, :]
-        ck_ring[b, 0] = ring
-        ck_alpha[b, 0] = alpha
-        ck_norm[b, 0] = 0.0
+        guess = np.zeros(num_classes)
+        incoming = np.empty(num_classes)
+        for c in range(num_classes):
+            w[b, c, 0] = -cum[b, c, 0]
+            guess[c] = w[b, c, 0] + dur_rev[c, num_dur - 1]
         for t in range(1, lengths[b] + 1):
-            _alpha_step(cum[b], dur, ring, t, alpha)
-            _push_step(cum[b], trans, ring, t, alpha)
-            if t % interval == 0:
-                norm += _renormalize(ring, alpha)
-                ck_ring[b, t // interval] = ring
-                ck_alpha[b, t // interval] = alpha
-                ck_norm[b, t // interval] = norm
-        top = alpha.max()
-        log_z[b] = top + np.log(np.exp(alpha - top).sum()) + norm
+            n = min(num_dur, t)
+            for c in range(num_classes):
+                lse = _logsumexp2(w[b, c, t - n:t], dur_rev[c, num_dur - n:], guess[c])
+                if lse != NEG_INF:
+                    guess[c] = lse
+                alpha[b, c, t] = cum[b, c, t] + lse
+            for c in range(num_classes):
+                for cp in range(num_classes):
+                    incoming[cp] = alpha[b, cp, t] + trans[cp, c]
+                w[b, c, t] = _lse_small(incoming) - cum[b, c, t]
+        log_z[b] = _lse_small(alpha[b, :, lengths[b]].copy())
 
 
 @njit(cache=True, parallel=True)
-def backward_kernel(cum, trans, dur, lengths, interval, ck_ring, ck_alpha, ck_norm, log_z,
-                    g_cum, g_trans, g_dur, p_end):
-    """Gradients of log Z: g_cum (B, T+1, C), g_trans (B, C, C), g_dur (B, K, C), and
-    p_end (B, T+1) = P(a segment ends at t) summed over labels.
+def backward_kernel(cum, trans, dur, lengths, w, alpha, log_z, g_cum, g_trans, g_dur, p_end):
+    """Gradients of log Z: g_cum (B, C, T+1), g_trans (B, C, C), g_dur (B, C, K) and
+    p_end (B, T+1) = P(a segment ends at t) summed over labels; dur is (C, K), row c
+    holding durations 1..K. All outputs start at zero.
 
     With beta[s, c] the log-score of all suffixes after a segment of label c ending at s and
     ubar[s, c] the log-score of suffixes starting at s with a segment of label c:
     d logZ / d cum[t, c] = P(segment of c ends at t) - P(segment of c starts at t).
+    The loop keeps cb[c, s] = cum[s, c] + beta[s, c], so ubar's window is contiguous.
     """
-    batch, _, num_classes = cum.shape
-    num_dur = dur.shape[0]
+    batch, num_classes, t_plus_1 = cum.shape
+    num_dur = dur.shape[1]
     for b in prange(batch):
         length = lengths[b]
-        seg_w = np.empty((interval, num_classes))
-        seg_alpha = np.empty((interval, num_classes))
-        beta_ring = np.full((num_dur, num_classes), NEG_INF)
-        ubar = np.empty(num_classes)
+        lz = log_z[b]
+        cb = np.empty((num_classes, t_plus_1))
         terms = np.empty(num_dur)
-        beta_norm = 0.0
-        n_seg = length // interval + 1
-        for j in range(n_seg - 1, -1, -1):
-            first = j * interval
-            last = min(first + interval - 1, length)
-            ring = ck_ring[b, j].copy()
-            alpha = ck_alpha[b, j].copy()
-            seg_w[0] = ring[first % num_dur]
-            seg_alpha[0] = alpha
-            for t in range(first + 1, last + 1):
-                _alpha_step(cum[b], dur, ring, t, alpha)
-                _push_step(cum[b], trans, ring, t, alpha)
-                seg_w[t - first] = ring[t % num_dur]
-                seg_alpha[t - first] = alpha
-            if j < n_seg - 1:
-                shift = beta_ring[(last + 1) % num_dur].max()
-                beta_ring -= shift
-                beta_norm += shift
-            offset = ck_norm[b, j] + beta_norm - log_z[b]
-            for s in range(last, first - 1, -1):
-                row = s % num_dur
-                if s == length:
-                    beta_ring[row] = 0.0
-                else:
-                    top_d = min(num_dur, length - s)
-                    for c in range(num_classes):
-                        top = NEG_INF
-                        for d in range(1, top_d + 1):
-                            terms[d - 1] = (cum[b, s + d, c] - cum[b, s, c] + dur[d - 1, c]
-                                            + beta_ring[(s + d) % num_dur, c])
-                            top = max(top, terms[d - 1])
-                        total = 0.0
-                        for d in range(top_d):
-                            total += np.exp(terms[d] - top)
-                        ubar[c] = top + np.log(total)
-                        u_hat = seg_w[s - first, c] + cum[b, s, c]
-                        for d in range(top_d):
-                            g_dur[b, d, c] += np.exp(u_hat + terms[d] + offset)
-                        g_cum[b, s, c] -= np.exp(u_hat + ubar[c] + offset)
-                    if s >= 1:
-                        for cp in range(num_classes):
-                            top = NEG_INF
-                            for c in range(num_classes):
-                                top = max(top, trans[cp, c] + ubar[c])
-                            total = 0.0
-                            for c in range(num_classes):
-                                total += np.exp(trans[cp, c] + ubar[c] - top)
-                                g_trans[b, cp, c] += np.exp(seg_alpha[s - first, cp] + trans[cp, c] + ubar[c] + offset)
-                            beta_ring[row, cp] = top + np.log(total)
-                if s >= 1:
-                    for c in range(num_classes):
-                        prob = np.exp(seg_alpha[s - first, c] + beta_ring[row, c] + offset)
-                        g_cum[b, s, c] += prob
-                        p_end[b, s] += prob
+        ubar = np.empty(num_classes)
+        outgoing = np.empty(num_classes)
+        guess = np.zeros(num_classes)
+        for c in range(num_classes):
+            cb[c, length] = cum[b, c, length]
+            prob = math.exp(alpha[b, c, length] - lz)
+            g_cum[b, c, length] += prob
+            p_end[b, length] += prob
+        for s in range(length - 1, -1, -1):
+            n = min(num_dur, length - s)
+            for c in range(num_classes):
+                ref, total = _logsumexp2_store(cb[c, s + 1:s + 1 + n], dur[c, :n], guess[c], terms)
+                if ref == NEG_INF:
+                    ubar[c] = NEG_INF
+                    continue
+                guess[c] = ref + math.log(total)
+                ubar[c] = guess[c] - cum[b, c, s]
+                # P(segment (s, s+d, c)) = exp(u[s, c] + cb[s+d] + dur[d-1] - cum[s] - log Z)
+                scale = math.exp(w[b, c, s] + ref - lz)
+                _axpy(g_dur[b, c, :n], terms[:n], scale)
+                g_cum[b, c, s] -= scale * total
+            if s == 0:
+                break
+            for cp in range(num_classes):
+                for c in range(num_classes):
+                    outgoing[c] = trans[cp, c] + ubar[c]
+                    g_trans[b, cp, c] += math.exp(alpha[b, cp, s] + outgoing[c] - lz)
+                beta = _lse_small(outgoing)
+                cb[cp, s] = cum[b, cp, s] + beta
+                prob = math.exp(alpha[b, cp, s] + beta - lz)
+                g_cum[b, cp, s] += prob
+                p_end[b, s] += prob
+
+
+@njit(cache=True)
+def _argmax2_last(a, b):
+    """(max_j a[j] + b[j], the last j reaching it)."""
+    top = NEG_INF
+    for j in range(a.size):
+        top = max(top, a[j] + b[j])
+    arg = a.size - 1
+    while arg > 0 and a[arg] + b[arg] != top:
+        arg -= 1
+    return top, arg
 
 
 @njit(cache=True, parallel=True)
-def viterbi_kernel(cum, trans, dur, lengths, best, segs, n_segs):
-    """Max-product version: best (B,) and segs (B, T, 3) rows (start, end, label), n_segs (B,)."""
-    batch, t_plus_1, num_classes = cum.shape
-    num_dur = dur.shape[0]
+def viterbi_kernel(cum, trans, dur_rev, lengths, best, segs, n_segs):
+    """Max-product version (same layout as the forward): best (B,), segs (B, T, 3) rows
+    (start, end, label) and n_segs (B,). Ties go to the shortest duration."""
+    batch, num_classes, t_plus_1 = cum.shape
+    num_dur = dur_rev.shape[1]
     for b in prange(batch):
         length = lengths[b]
-        w = np.full((t_plus_1, num_classes), NEG_INF)
-        alpha = np.full((t_plus_1, num_classes), NEG_INF)
-        arg_d = np.zeros((t_plus_1, num_classes), dtype=np.int64)
-        arg_prev = np.zeros((t_plus_1, num_classes), dtype=np.int64)
-        w[0] = -cum[b, 0]
+        w = np.full((num_classes, t_plus_1), NEG_INF)
+        alpha = np.full((num_classes, t_plus_1), NEG_INF)
+        arg_d = np.zeros((num_classes, t_plus_1), dtype=np.int64)
+        arg_prev = np.zeros((num_classes, t_plus_1), dtype=np.int64)
+        for c in range(num_classes):
+            w[c, 0] = -cum[b, c, 0]
         for t in range(1, length + 1):
+            n = min(num_dur, t)
             for c in range(num_classes):
-                for d in range(1, min(num_dur, t) + 1):
-                    score = w[t - d, c] + dur[d - 1, c]
-                    if score > alpha[t, c]:
-                        alpha[t, c] = score
-                        arg_d[t, c] = d
-                alpha[t, c] += cum[b, t, c]
+                # window index j is duration n - j: the last maximal j is the shortest duration
+                top, j = _argmax2_last(w[c, t - n:t], dur_rev[c, num_dur - n:])
+                alpha[c, t] = top + cum[b, c, t]
+                arg_d[c, t] = n - j
             for c in range(num_classes):
                 top = NEG_INF
                 for cp in range(num_classes):
-                    if alpha[t, cp] + trans[cp, c] > top:
-                        top = alpha[t, cp] + trans[cp, c]
-                        arg_prev[t, c] = cp
-                w[t, c] = top - cum[b, t, c]
-        label = int(np.argmax(alpha[length]))
-        best[b] = alpha[length, label]
+                    if alpha[cp, t] + trans[cp, c] > top:
+                        top = alpha[cp, t] + trans[cp, c]
+                        arg_prev[c, t] = cp
+                w[c, t] = top - cum[b, c, t]
+        label = int(np.argmax(alpha[:, length]))
+        best[b] = alpha[label, length]
         end = length
         count = 0
         while end > 0:
-            start = end - arg_d[end, label]
+            start = end - arg_d[label, end]
             segs[b, count, 0] = start
             segs[b, count, 1] = end
             segs[b, count, 2] = label
             count += 1
-            label = arg_prev[start, label]
+            label = arg_prev[label, start]
             end = start
         segs[b, :count] = segs[b, :count][::-1].copy()
         n_segs[b] = count

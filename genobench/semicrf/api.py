@@ -55,7 +55,8 @@ def log_partition(cum_scores: torch.Tensor, transition: torch.Tensor, duration_b
     """log Z (B,) of the semi-CRF, differentiable in cum_scores, transition and duration_bias.
 
     ``checkpoint_interval`` sets how many steps lie between saved forward states
-    (default ~ sqrt(T K)); it changes memory and time, never the result.
+    (default ~ sqrt(T K)) in the Triton backend; it changes memory and time, never the result
+    (the reference keeps every forward message and ignores it).
     """
     _, max_len, _, max_duration = check_inputs(cum_scores, transition, duration_bias, lengths)
     interval = _interval(checkpoint_interval, max_len, max_duration)
@@ -63,7 +64,7 @@ def log_partition(cum_scores: torch.Tensor, transition: torch.Tensor, duration_b
         from genobench.semicrf import triton_backend
 
         return triton_backend.TritonLogPartition.apply(cum_scores, transition, duration_bias, lengths, interval)
-    return reference.ReferenceLogPartition.apply(cum_scores, transition, duration_bias, lengths, interval)
+    return reference.ReferenceLogPartition.apply(cum_scores, transition, duration_bias, lengths)
 
 
 def log_partition_with_grads(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: torch.Tensor,
@@ -101,8 +102,8 @@ def posteriors(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias
     there, and always at i = 0. Positions past a sequence's length get zeros.
     """
     _, max_len, _, max_duration = check_inputs(cum_scores, transition, duration_bias, lengths)
-    state = reference.forward(cum_scores, transition, duration_bias, lengths,
-                              _interval(checkpoint_interval, max_len, max_duration))
+    _interval(checkpoint_interval, max_len, max_duration)  # validated; the reference keeps every message
+    state = reference.forward(cum_scores, transition, duration_bias, lengths)
     g_cum, _, _, p_end = (torch.from_numpy(a) for a in reference.backward(state))
     labels = g_cum[:, 1:].flip(1).cumsum(1).flip(1)
     boundary = p_end[:, :-1].clone()

@@ -62,7 +62,7 @@ class SemiCRF(nn.Module):
     def nll(self, emissions: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean over the batch of log Z - score(gold segmentation from ``labels`` (B, T))."""
         cum = self._cum(emissions, lengths)
-        segments = segments_from_labels(labels, lengths, self.max_duration)
+        segments = segments_from_labels(labels, lengths, self.max_duration, self.num_classes)
         gold = score_segmentation(cum, self.transition, self.duration_bias, segments)
         log_z = api.log_partition(cum, self.transition, self.duration_bias, lengths, backend=self.backend)
         return (log_z - gold).mean()

@@ -10,17 +10,28 @@ Segment = tuple[int, int, int]
 Segmentation = list[Segment]
 
 
-def segments_from_labels(labels: torch.Tensor, lengths: torch.Tensor, max_duration: int) -> list[Segmentation]:
+def segments_from_labels(labels: torch.Tensor, lengths: torch.Tensor, max_duration: int,
+                         num_classes: int | None = None) -> list[Segmentation]:
     """Turn per-position labels (B, T) into one segmentation per sequence.
 
     Runs of one label become segments; a run longer than ``max_duration`` is split
     into pieces of at most ``max_duration`` from its start (a self-transition joins them).
+    With ``num_classes``, a label outside [0, C) within a length raises ValueError.
     """
     if labels.dim() != 2:
         raise ValueError(f"labels must have shape (B, T), got {tuple(labels.shape)}")
     if max_duration < 1:
         raise ValueError(f"max_duration must be >= 1, got {max_duration}")
     check_lengths(lengths, labels.shape[0], labels.shape[1])
+    if num_classes is not None:
+        inside = torch.arange(labels.shape[1])[None, :] < lengths.cpu()[:, None]
+        bad = inside & ((labels.cpu() < 0) | (labels.cpu() >= num_classes))
+        if bool(bad.any()):
+            b, i = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(
+                f"labels[{b}, {i}] = {int(labels[b, i])} lies outside [0, C) = [0, {num_classes}); "
+                "labels must be class indices 0..C-1 within each length (padding past it is ignored)"
+            )
     result: list[Segmentation] = []
     for row, length in zip(labels.tolist(), lengths.tolist()):
         segs: Segmentation = []

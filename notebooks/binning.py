@@ -43,7 +43,7 @@ output_dir = "reports/interactive/binning"
 # %%
 import pandas as pd
 
-from genobench.binning import bin_embeddings, metrics_row
+from genobench.binning import bin_embeddings, labels_table, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.embed import embed_sequences
@@ -75,14 +75,16 @@ print(f"{csv}: {fragments['genome_id'].nunique()} genomes x {n_fragments} fragme
 # used is in the table.
 
 # %%
-rows, results = [], {}
+rows, labels, results = [], [], {}
 for model in models:
     embeddings = embed_sequences(model, fragments["seq"].tolist(), batch_size, max_tokens, device)
     results[model] = bin_embeddings(embeddings, fragments["genome_id"], umap_dim, seed,
                                     min_samples=min_samples, eps=eps)
     rows.append(metrics_row(model, results[model], len(fragments)))
+    labels.append(labels_table(model, fragments["fragment_id"], results[model]))
 metrics = pd.concat(rows, ignore_index=True)
 out.table(metrics, "binning_metrics.csv")
+out.table(pd.concat(labels, ignore_index=True), "cluster_labels.csv")
 out.headline(f"ARI ({models[0]})", metrics["ari"].iloc[0])
 metrics.round(3)
 

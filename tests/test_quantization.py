@@ -154,7 +154,7 @@ def quantized(setup, reference):
     path, seqs, tok, batches, fid = setup
     ref = reference
     return ref, {mode: q.run_mode(path, mode, batches, fid, reference=ref, progress=False)
-                 for mode in FIDELITY}
+                 for mode in (*FIDELITY, "4bit_fp4")}
 
 
 @pytest.mark.parametrize("mode", list(FIDELITY))
@@ -183,6 +183,17 @@ def test_four_bits_cost_more_fidelity_than_eight(quantized):
     snr = {m: q.quality_row(results[m], ref)["embedding_snr_db"] for m in results}
     assert snr["8bit"] - snr["4bit_nf4"] > 12
     assert results["4bit_nf4"].token_metrics["kl_mean"] > results["8bit"].token_metrics["kl_mean"]
+
+
+def test_nf4_beats_fp4_on_normal_weights(quantized):
+    """NF4's 16 levels are the quantiles of a normal distribution, the best 4-bit code for
+    normal weights; the tiny model's weights are random normal, so NF4 must be closer to
+    standard than FP4 (measured: SNR 16.7 vs 13.5 dB, KL 9.0e-5 vs 1.8e-4)."""
+    ref, results = quantized
+    snr = {m: q.quality_row(results[m], ref)["embedding_snr_db"] for m in results}
+    assert snr["4bit_nf4"] > snr["4bit_fp4"]
+    kl = {m: results[m].token_metrics["kl_mean"] for m in results}
+    assert kl["4bit_nf4"] < kl["4bit_fp4"]
 
 
 def test_a_mode_that_cannot_run_is_skipped_with_the_reason(setup, reference, monkeypatch):

@@ -68,6 +68,12 @@ def bin_embeddings(embeddings: np.ndarray, genome_ids, umap_dim: int, seed: int,
                          clustering_metrics(genome_ids, labels, coords))
 
 
+def labels_table(model: str, fragment_ids, result: BinningResult) -> pd.DataFrame:
+    """Rows of `cluster_labels.csv`: each fragment's DBSCAN cluster (-1 = noise) for one model."""
+    return pd.DataFrame({"model": model, "fragment_id": list(fragment_ids),
+                         "cluster": result.labels})
+
+
 def metrics_row(model: str, result: BinningResult, n_points: int) -> pd.DataFrame:
     """One row of `binning_metrics.csv`."""
     return pd.DataFrame([{"model": model, "n_points": n_points, **result.metrics,

@@ -18,6 +18,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -155,3 +156,9 @@ def load_classifier(folder: str | Path, expected_dim: int | None = None,
                               f"takes {n_in}; the checkpoint is inconsistent")
     return EmbeddingClassifier(pipeline, int(dim), meta.get("model_id"),
                                meta.get("classes", ["0", "1"]), meta.get("settings", {}))
+
+
+def scores_table(pair: str, role: str, ids, labels, scores) -> pd.DataFrame:
+    """Rows of `test_scores.csv`: each test protein's true label and predicted P(class 1)."""
+    return pd.DataFrame({"pair": pair, "role": role, "id": list(ids),
+                         "label": np.asarray(labels), "score": np.asarray(scores)})

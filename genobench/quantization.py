@@ -27,8 +27,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from genobench.metrics.fidelity import (MomentAccumulator, embedding_fidelity, token_fidelity,
-                                        token_summary)
+from genobench.metrics.fidelity import (MomentAccumulator, embedding_fidelity,
+                                        reference_summary, token_fidelity, token_summary)
 from genobench.models.embed import length_sorted_batches, mean_pool
 from genobench.models.loading import (STANDARD, ModeUnavailable, check_mode, embedding_size,
                                       from_bitsandbytes, load_model, pad_batch, resolve_dtype)
@@ -153,10 +153,11 @@ def run_mode(model_source: str, mode: str, batches: list[TokenBatch],
     """Load `model_source` in `mode` and measure it on `batches` (see the module doc).
 
     `reference` is the `standard` run: token and embedding fidelity are computed against
-    it (a `standard` run without reference compares with itself, which must give KL 0).
-    A mode this install or device cannot run comes back with status "skipped" and
-    bitsandbytes' reason; any other error of a quantized mode comes back as status
-    "failed" with the error (a failed row of a partial run); errors in `standard` raise.
+    it. A run without reference is the reference: it keeps its next-token distributions
+    and reports only its own statistics (entropy, top probability, perplexity).
+    A mode this install or device cannot run comes back with status "skipped" and the
+    library's reason; any other error of a quantized mode comes back as status "failed"
+    with the error (a failed row of a partial run); errors in `standard` raise.
     """
     check_mode(mode)
     if warmup_batches < 0:
@@ -276,21 +277,26 @@ def _profile_and_analyse(model, mode, batches, fidelity_batches, device, referen
             accumulators = [MomentAccumulator() for _ in values]
         for acc, v in zip(accumulators, values):
             acc.update(v)
-        if logp is not None:
-            if reference is None:
-                logprobs.append(logp)
-                targets.append(tgt)
-                ref_logp, ref_tgt = logp, tgt
-            else:
-                ref_logp, ref_tgt = reference.logprobs[ref_index], reference.targets[ref_index]
+        if logp is None:
+            continue
+        if reference is None:  # this run is the reference: keep its distributions
+            logprobs.append(logp)
+            targets.append(tgt)
+        else:
+            ref_logp, ref_tgt = reference.logprobs[ref_index], reference.targets[ref_index]
             for key, arr in token_fidelity(ref_logp, logp, ref_tgt).items():
                 per_token.setdefault(key, []).append(arr)
             ref_index += 1
     layer_emb = None
     if pooled_layers:
         layer_emb = torch.cat(pooled_layers, dim=1).numpy()  # (L+1, n_fid, H) in batch order
-    token_metrics = token_summary({k: np.concatenate(v) for k, v in per_token.items()}
-                                  ) if per_token else {}
+    if per_token:
+        token_metrics = token_summary({k: np.concatenate(v) for k, v in per_token.items()})
+    elif logprobs:
+        token_metrics = reference_summary(
+            torch.cat(logprobs), None if targets[0] is None else torch.cat(targets))
+    else:
+        token_metrics = {}
     return ModeResult(
         mode=mode, status=OK, performance=perf, embeddings=embeddings,
         layer_embeddings=layer_emb,
@@ -301,19 +307,25 @@ def _profile_and_analyse(model, mode, batches, fidelity_batches, device, referen
 
 # ---- tables ---------------------------------------------------------------------------
 def quality_row(result: ModeResult, reference: ModeResult) -> dict[str, Any]:
-    """One row of quality_metrics.csv: token-level and embedding fidelity vs `standard`."""
+    """One row of quality_metrics.csv: token-level and embedding fidelity vs `standard`.
+
+    The reference's own row holds its base statistics only (its comparison columns are empty).
+    """
     row: dict[str, Any] = {"mode": result.mode, "status": result.status}
     if result.status != OK:
         return {**row, "reason": result.reason}
     row.update(result.token_metrics)
+    if result is reference:
+        return row
     for key, value in embedding_fidelity(reference.embeddings, result.embeddings).items():
         row[f"embedding_{key}"] = value
     return row
 
 
 def layer_rows(result: ModeResult, reference: ModeResult) -> list[dict[str, Any]]:
-    """Rows of layer_similarity.csv: pooled embedding cosine/SNR per layer (0 = embeddings)."""
-    if result.status != OK or result.layer_embeddings is None:
+    """Rows of layer_similarity.csv: pooled embedding cosine/SNR per layer (0 = embeddings);
+    none for the reference itself."""
+    if result.status != OK or result.layer_embeddings is None or result is reference:
         return []
     rows = []
     for layer, (ref, emb) in enumerate(zip(reference.layer_embeddings,

@@ -43,7 +43,7 @@ output_dir = "reports/interactive/binning"
 # %%
 import pandas as pd
 
-from genobench.binning import bin_embeddings, embed_models, metrics_row
+from genobench.binning import bin_embeddings, embed_models, labels_table, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.plots import binning_scatter, use_notebook_renderer
@@ -77,13 +77,15 @@ print(f"{csv}: {fragments['genome_id'].nunique()} genomes x {n_fragments} fragme
 embeddings, failures = embed_models(models, fragments["seq"].tolist(), batch_size, max_tokens,
                                     device)
 write_failures(output_dir, failures)  # a model that failed is a row there; the run is partial
-rows, results = [], {}
+rows, labels, results = [], [], {}
 for model, x in embeddings.items():
     results[model] = bin_embeddings(x, fragments["genome_id"], umap_dim, seed,
                                     min_samples=min_samples, eps=eps)
     rows.append(metrics_row(model, results[model], len(fragments)))
+    labels.append(labels_table(model, fragments["fragment_id"], results[model]))
 metrics = pd.concat(rows, ignore_index=True)
 out.table(metrics, "binning_metrics.csv")
+out.table(pd.concat(labels, ignore_index=True), "cluster_labels.csv")
 out.headline(f"ARI ({metrics['model'].iloc[0]})", metrics["ari"].iloc[0])
 metrics.round(3)
 

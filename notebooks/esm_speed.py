@@ -76,7 +76,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from genobench.classifier import load_classifier, save_classifier, split_indices, train_classifier
+from genobench.classifier import (load_classifier, save_classifier, scores_table, split_indices,
+                                  train_classifier)
 from genobench.data.proteins import (bucket_proteins, fasta_buckets, labelled_fasta, read_fasta,
                                      viral_host_proteins)
 from genobench.esm_speed import (NOT_MEASURED, PASS, hardware_info, load_role,
@@ -137,6 +138,7 @@ print(f"validation: {len(labelled)} proteins ({classes[1]} = 1: {int(labels.sum(
 
 # %%
 loads, raw_parts, fidelity, validation, curves, failures = [], [], [], {}, {}, []
+test_scores = []
 for i, pair in enumerate(pair_list):
     encoders = {}
     for role in ("reference", "fast"):
@@ -170,7 +172,9 @@ for i, pair in enumerate(pair_list):
                 idx = splits[split_name]
                 result["metrics"][(role, split_name)] = clf.metrics(x[idx], labels[idx])
             test = splits["test"]
-            fpr, tpr = roc_points(labels[test], clf.predict_proba(x[test]))
+            test_scores.append(scores_table(pair["name"], role, labelled["id"].iloc[test],
+                                            labels[test], clf.predict_proba(x[test])))
+            fpr, tpr = roc_points(labels[test], test_scores[-1]["score"])
             curves[f"pair {i} {role}: {enc.label}"] = (
                 fpr, tpr, result["metrics"][(role, "test")]["roc_auc"])
             result[f"{role}_label"] = enc.label
@@ -270,6 +274,8 @@ validation_metrics = pd.DataFrame(metric_rows)
 comparison = pd.DataFrame(comparisons)
 out.table(validation_metrics, "validation_metrics.csv")
 out.table(comparison, "comparison.csv")
+if test_scores:
+    out.table(pd.concat(test_scores, ignore_index=True), "test_scores.csv")
 mcols = ["pair", "role", "split", "source", "accuracy", "precision", "recall", "f1", "roc_auc",
          "tn", "fp", "fn", "tp"]
 validation_metrics[mcols].round(3) if len(validation_metrics) else "no pair was validated"

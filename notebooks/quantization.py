@@ -62,7 +62,7 @@ output_dir = "reports/interactive/quantization"
 import pandas as pd
 from transformers.utils import logging as hf_logging
 
-from genobench.binning import bin_embeddings, metrics_row
+from genobench.binning import bin_embeddings, labels_table, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.genomic_lm import training_record
@@ -191,7 +191,7 @@ distribution.pivot(index="layer", columns="mode", values="abs_max").round(3)
 # the true genomes.
 
 # %%
-rows, binned = [], {}
+rows, labels, binned = [], [], {}
 for mode, r in results.items():
     if r.status != OK:
         rows.append(pd.DataFrame([{"mode": mode, "status": r.status, "reason": r.reason}]))
@@ -201,8 +201,11 @@ for mode, r in results.items():
     row = metrics_row(mode, binned[mode], len(fragments)).rename(columns={"model": "mode"})
     row.insert(1, "status", OK)
     rows.append(row)
+    labels.append(labels_table(mode, fragments["fragment_id"], binned[mode]))
 binning = pd.concat(rows, ignore_index=True)
 out.table(binning, "binning_metrics.csv")
+out.table(pd.concat(labels, ignore_index=True).rename(columns={"model": "mode"}),
+          "cluster_labels.csv")
 binning.round(3)
 
 # %%

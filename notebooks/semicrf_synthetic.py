@@ -84,7 +84,7 @@ from genobench.metrics.segmentation import (bootstrap_difference, boundary_f1, d
 from genobench.plots import use_notebook_renderer
 from genobench.results import RunOutputs
 from genobench.segmentation import MODELS, TrainConfig
-from genobench.segmentation.benchmark import fit, law_samples, score
+from genobench.segmentation.benchmark import fit, law_samples, predictions_table, score
 from genobench.segmentation.plots import duration_comparison, learned_durations, training_curves
 
 use_notebook_renderer()
@@ -172,6 +172,7 @@ for name, model in trained.items():
     rows.append({"model": name, **metrics, **timings[name]})
 table = pd.DataFrame(rows)
 out.table(table, "metrics.csv")
+out.table(predictions_table(predictions, data), "test_predictions.csv")
 config = {key: value for key, value in globals().items()
           if key in ("num_train", "num_val", "num_test", "seq_length", "num_classes", "seed",
                      "duration_scale", "composition_strength", "splice_motifs", "mean_introns",

@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated genobench cache and one smoke run of the binning notebook."""
+"""Shared fixtures: an isolated genobench cache, one smoke run of each notebook, the gpu skip."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Triton reads TRITON_INTERPRET when it is first imported, and bitsandbytes/transformers
@@ -15,6 +17,16 @@ REPO = Path(__file__).resolve().parents[1]
 # before any test module is loaded.
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` are skipped, with the reason, where CUDA is not available."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,16 +49,45 @@ def in_repo(monkeypatch):
     return REPO
 
 
-@pytest.fixture(scope="session")
-def binning_smoke_run(tmp_path_factory):
-    """reports/ folder holding one run of notebooks/binning.py with params/binning/smoke.yaml."""
+def run_smoke(notebook: str, root: Path, overrides: dict | None = None) -> tuple[Path, dict]:
+    """Run `notebook` with params/<notebook>/smoke.yaml into `root`/reports, its generated
+    data and checkpoints under `root` too; return the run folder and the run record."""
     from genobench.runner import run_notebook
 
-    reports = tmp_path_factory.mktemp("reports")
+    where = {"semicrf_synthetic": {"data_dir": str(root / "data"),
+                                   "checkpoint_dir": str(root / "checkpoints")}}
     cwd = os.getcwd()
-    os.chdir(REPO)
+    os.chdir(REPO)  # relative params paths, as the README's commands use them
     try:
-        record = run_notebook("binning", "params/binning/smoke.yaml", reports_dir=reports)
+        record = run_notebook(notebook, f"params/{notebook}/smoke.yaml",
+                              {**where.get(notebook, {}), **(overrides or {})},
+                              reports_dir=root / "reports")
     finally:
         os.chdir(cwd)
-    return reports, record
+    return root / "reports" / "runs" / notebook / "smoke", record
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """smoke_run(notebook) -> (run folder, record) of its smoke params, run once a session."""
+    runs: dict[str, tuple[Path, dict]] = {}
+
+    def get(notebook: str) -> tuple[Path, dict]:
+        if notebook not in runs:
+            runs[notebook] = run_smoke(notebook, tmp_path_factory.mktemp(f"smoke-{notebook}"))
+        return runs[notebook]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def binning_smoke_run(smoke_run):
+    """reports/ folder holding one run of notebooks/binning.py with params/binning/smoke.yaml."""
+    run_dir, record = smoke_run("binning")
+    return run_dir.parents[2], record
+
+
+@pytest.fixture(scope="session")
+def smoke_runner():
+    """The function behind `smoke_run`, for tests that need a run of their own."""
+    return run_smoke

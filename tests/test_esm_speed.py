@@ -1,12 +1,17 @@
 """The ESM speed protocol, speedup and PASS/FAIL, and the smoke run of the notebook."""
 
+import importlib.metadata
 import json
+import os
+import re
+from pathlib import Path
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics import accuracy_score, roc_auc_score
 
 from genobench.esm_speed import (FAIL, NOT_MEASURED, PASS, hardware_info, normalize_pairs,
                                  speed_summary, speedups, time_pair, verdict)
@@ -103,8 +108,20 @@ def test_time_pair_with_a_model_that_did_not_load():
 
 
 def test_hardware_info_on_cpu():
-    info = hardware_info("cpu")
-    assert info["torch"] == torch.__version__ and "CPU" in info["device_name"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        info = hardware_info("cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert info["torch"] == importlib.metadata.version("torch")  # the installed distribution
+    assert info["torch_threads"] == 1 and info["cpu_count"] == os.cpu_count()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
+        if model:
+            assert info["cpu"] == model.group(1).strip()
+    assert info["device_name"] == f"CPU ({info['cpu']}, 1 torch threads)"
 
 
 def _summary_cell(run_dir):
@@ -114,27 +131,48 @@ def _summary_cell(run_dir):
 
 
 @pytest.mark.slow
-def test_smoke_notebook_run(in_repo, tmp_path):
-    record = run_notebook("esm_speed", "params/esm_speed/smoke.yaml",
-                          reports_dir=tmp_path / "reports")
-    run_dir = tmp_path / "reports" / "runs" / "esm_speed" / "smoke"
+def test_smoke_notebook_run(smoke_run):
+    run_dir, record = smoke_run("esm_speed")
     assert record["status"] == "ok", record["error"]
     for name in ("speed.csv", "validation_metrics.csv", "comparison.csv", "speed_runs.csv",
-                 "figures/throughput_by_bucket.html", "figures/roc_curves.html",
-                 "checkpoints/pair0_fast/meta.json"):
+                 "test_scores.csv", "figures/throughput_by_bucket.html",
+                 "figures/roc_curves.html", "checkpoints/pair0_fast/meta.json"):
         assert (run_dir / name).is_file(), name
-    speed = pd.read_csv(run_dir / "speed.csv")
-    assert set(speed["bucket"]) == {30, 60} and set(speed["attention"]) == {"eager", "sdpa"}
-    assert (speed["runs"] == 2).all()
+    runs = pd.read_csv(run_dir / "speed_runs.csv")
+    assert set(runs["bucket"]) == {30, 60} and set(runs["attention"]) == {"eager", "sdpa"}
+    assert (runs.groupby(["role", "bucket"]).size() == 2).all()  # num_runs timed calls each
+    # speedups recomputed from the timed rows: median seconds per bucket, reference / fast
+    median = runs.groupby(["role", "bucket"])["seconds"].median()
+    speed = pd.read_csv(run_dir / "speedup_by_bucket.csv").set_index("bucket")
+    for bucket in (30, 60):
+        assert speed.loc[str(bucket), "speedup"] == pytest.approx(
+            median["reference", bucket] / median["fast", bucket])
+    overall = median["reference"].sum() / median["fast"].sum()
+    assert speed.loc["all", "speedup"] == pytest.approx(overall)
+    assert record["headline"]["metric"].startswith("speedup")
+    assert record["headline"]["value"] == pytest.approx(overall)
     comparison = pd.read_csv(run_dir / "comparison.csv")
+    assert comparison["speedup"].iloc[0] == pytest.approx(overall)
     assert comparison["cosine_min"].iloc[0] >= 0.999
-    assert comparison["validation_verdict"].iloc[0] == "PASSED"  # same weights: no drop
-    metrics = pd.read_csv(run_dir / "validation_metrics.csv")
-    assert set(metrics["role"]) == {"reference", "fast"}
+    # test metrics recomputed with scikit-learn from the written test scores
+    scores = pd.read_csv(run_dir / "test_scores.csv")
+    proteins = pd.read_csv(run_dir / "validation_proteins.csv")
+    test_ids = set(proteins.loc[proteins["split"] == "test", "id"])
+    metrics = pd.read_csv(run_dir / "validation_metrics.csv").set_index(["role", "split"])
+    for role, part in scores.groupby("role"):
+        assert set(part["id"]) == test_ids
+        m = metrics.loc[(role, "test")]
+        assert m["roc_auc"] == pytest.approx(roc_auc_score(part["label"], part["score"]))
+        assert m["accuracy"] == pytest.approx(accuracy_score(part["label"],
+                                                             part["score"] >= 0.5))
+    row = comparison.iloc[0]
+    assert row["fast_accuracy"] == pytest.approx(metrics.loc[("fast", "test"), "accuracy"])
+    assert row["accuracy_drop"] == pytest.approx(metrics.loc[("reference", "test"), "accuracy"]
+                                                 - row["fast_accuracy"])
+    assert row["accuracy_drop"] <= 0.05 and row["validation_verdict"] == "PASSED"  # same weights
     summary = _summary_cell(run_dir)  # the first code cell: filled in at the end of the run
     assert "**Speed: " in summary and "**Validation: PASSED**" in summary
     assert json.loads((run_dir / "summary.json").read_text())["validation"] == "PASSED"
-    assert record["headline"]["metric"].startswith("speedup")
 
 
 @pytest.mark.slow

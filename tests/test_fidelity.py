@@ -13,7 +13,8 @@ from scipy.special import log_softmax as scipy_log_softmax
 from genobench.metrics.fidelity import (MomentAccumulator, cosine_similarity,
                                         distribution_stats, embedding_fidelity, js_divergence,
                                         kl_divergence, kl_summary, log_probs,
-                                        mean_and_uncertainty, snr_db, token_fidelity,
+                                        mean_and_uncertainty, reference_summary, snr_db,
+                                        token_fidelity,
                                         token_summary, top1_agreement)
 
 P = np.array([[0.5, 0.25, 0.125, 0.125],
@@ -86,14 +87,35 @@ def test_kl_summary_matches_llama_cpp_definitions():
     assert mean_and_uncertainty([1.0, 2.0])[1] == 0.0  # too few values for an error
 
 
-def test_token_summary_of_a_model_against_itself():
-    logits = torch.randn(50, 11, generator=torch.Generator().manual_seed(0))
-    lp = log_probs(logits)
-    s = token_summary(token_fidelity(lp, lp, torch.randint(0, 11, (50,))))
-    assert s["kl_mean"] == 0 and s["kl_p99"] == 0 and s["js_mean"] == 0
-    assert s["top1_agreement"] == 1.0
-    assert s["ppl_ratio"] == 1.0 and s["delta_p_rms"] == 0
-    assert s["n_tokens"] == 50
+def test_token_summary_of_two_tokens_worked_by_hand():
+    # token 1: P = (3/4, 1/4), Q = (1/4, 3/4); token 2: P = Q = (3/4, 1/4); next token 0
+    p = np.array([[0.75, 0.25], [0.75, 0.25]])
+    q = np.array([[0.25, 0.75], [0.75, 0.25]])
+    s = token_summary(token_fidelity(np.log(p), np.log(q), [0, 0]))
+    kl1 = 0.75 * math.log(3) + 0.25 * math.log(1 / 3)  # = ln(3)/2
+    js1 = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)  # M = (1/2, 1/2), both halves equal
+    assert s["n_tokens"] == 2
+    assert s["kl_mean"] == pytest.approx(kl1 / 2) and s["kl_max"] == pytest.approx(kl1)
+    assert s["kl_median"] == pytest.approx(kl1 / 2) and s["kl_min"] == 0
+    assert s["js_mean"] == pytest.approx(js1 / 2)
+    assert s["top1_agreement"] == 0.5
+    # NLL of token 0: ln 4 under Q, ln 4/3 under P for token 1; equal for token 2
+    assert s["ln_ppl_ratio"] == pytest.approx(math.log(3) / 2)
+    assert s["ppl_ratio"] == pytest.approx(math.sqrt(3))
+    assert s["ppl_base"] == pytest.approx(4 / 3)
+    assert s["delta_p_mean"] == pytest.approx(-0.25)  # (1/4 - 3/4 + 0) / 2
+    assert s["delta_p_rms"] == pytest.approx(math.sqrt(0.125))
+
+
+def test_reference_summary_worked_by_hand():
+    logp = np.log([[0.5, 0.5], [0.75, 0.25]])
+    s = reference_summary(logp, [1, 0])
+    assert s["n_tokens"] == 2
+    assert s["entropy_base_mean"] == pytest.approx(
+        (math.log(2) - 0.75 * math.log(0.75) - 0.25 * math.log(0.25)) / 2)
+    assert s["top_p_base_mean"] == pytest.approx(0.625)
+    assert s["ppl_base"] == pytest.approx(math.exp(-(math.log(0.5) + math.log(0.75)) / 2))
+    assert "ppl_base" not in reference_summary(logp)
 
 
 def test_cosine_and_snr():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from genobench.profiling.memory import (GB, PeakMemory, model_footprint_bytes, peak_rss_bytes,
+from genobench.profiling.memory import (PeakMemory, model_footprint_bytes, peak_rss_bytes,
                                         release_memory, reset_peak_rss, rss_bytes)
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
@@ -43,6 +43,3 @@ def test_shared_weights_are_counted_once():
     b.weight = a.weight
     assert model_footprint_bytes(torch.nn.ModuleList([a, b])) == 64 * 64 * 4
 
-
-def test_gb_constant():
-    assert GB == 1024 ** 3

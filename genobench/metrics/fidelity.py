@@ -64,6 +64,13 @@ def js_divergence(logp, logq) -> torch.Tensor:
     return 0.5 * half_kl_to_mixture(logp, logq) + 0.5 * half_kl_to_mixture(logq, logp)
 
 
+def entropy(logp) -> torch.Tensor:
+    """Entropy in nats along the last axis, from log-probabilities."""
+    logp = _as_tensor(logp)
+    p = logp.exp()
+    return -torch.where(p > 0, p * logp, torch.zeros_like(p)).sum(-1)
+
+
 def top1_agreement(logp, logq) -> torch.Tensor:
     """Per row: does the most likely entry of P equal that of Q (bool)."""
     return _as_tensor(logp).argmax(-1) == _as_tensor(logq).argmax(-1)
@@ -80,13 +87,10 @@ def token_fidelity(ref_logp, logp, targets=None) -> dict[str, np.ndarray]:
     if ref_logp.shape != logp.shape:
         raise ValueError(f"log-probability shapes differ: {tuple(ref_logp.shape)} vs "
                          f"{tuple(logp.shape)}")
-    p_ref = ref_logp.exp()
     out = {"kl": kl_divergence(ref_logp, logp), "js": js_divergence(ref_logp, logp),
            "same_top": top1_agreement(ref_logp, logp).to(torch.float64),
            # how peaked the reference is: its entropy (nats) and top probability
-           "entropy_ref": -torch.where(p_ref > 0, p_ref * ref_logp,
-                                       torch.zeros_like(p_ref)).sum(-1),
-           "top_p_ref": p_ref.max(-1).values}
+           "entropy_ref": entropy(ref_logp), "top_p_ref": ref_logp.exp().max(-1).values}
     if targets is not None:
         idx = torch.as_tensor(np.asarray(targets) if not isinstance(targets, torch.Tensor)
                               else targets).long().to(ref_logp.device).unsqueeze(-1)
@@ -144,6 +148,18 @@ def token_summary(per_token: dict[str, np.ndarray]) -> dict[str, float]:
         dp = np.asarray(per_token["delta_p"])
         out["delta_p_mean"] = float(dp.mean())
         out["delta_p_rms"] = float(np.sqrt((dp ** 2).mean()))
+    return out
+
+
+def reference_summary(logp, targets=None) -> dict[str, float]:
+    """The reference's own next-token statistics, under `token_summary`'s names: tokens,
+    mean entropy and top probability, and (with `targets`) its perplexity."""
+    logp = _as_tensor(logp)
+    out = {"n_tokens": int(logp.shape[0]), "entropy_base_mean": float(entropy(logp).mean()),
+           "top_p_base_mean": float(logp.exp().max(-1).values.mean())}
+    if targets is not None:
+        idx = torch.as_tensor(targets).long().unsqueeze(-1)
+        out["ppl_base"] = float(torch.exp(-logp.gather(-1, idx).mean()))
     return out
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from genobench.data.gene_structure import FEATURE_DIMS, GeneStructureData
@@ -54,3 +55,17 @@ def law_samples(data: GeneStructureData) -> dict[int, np.ndarray]:
     """The generator's sampled durations per class (all splits, whole segments)."""
     table = data.true_durations()
     return {c: table.loc[table["label"] == c, "duration"].to_numpy() for c in range(data.config.num_classes)}
+
+
+def predictions_table(predictions: dict[str, np.ndarray], data: GeneStructureData,
+                      split: str = "test") -> pd.DataFrame:
+    """Rows of `test_predictions.csv`: per model, sequence and real position (within its
+    length), the true and the predicted class."""
+    lengths = data[split].lengths
+    truth = data[split].labels
+    seq = np.concatenate([np.full(n, i) for i, n in enumerate(lengths)])
+    pos = np.concatenate([np.arange(n) for n in lengths])
+    parts = [pd.DataFrame({"model": name, "sequence": seq, "position": pos,
+                           "true": truth[seq, pos], "pred": np.asarray(pred)[seq, pos]})
+             for name, pred in predictions.items()]
+    return pd.concat(parts, ignore_index=True)

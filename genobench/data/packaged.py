@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genobench.data.ani import ani_pairs, ani_species
 from genobench.data.fasta import read_fasta
 from genobench.data.fragments import build_fragments
 from genobench.paths import cache_dir
@@ -188,3 +189,18 @@ def packaged_fragments_csv(names: list[str], length: int, max_per_genome: int | 
         atomic_write_csv(build.genomes, csv.with_suffix(".genomes.csv"))
         atomic_write_csv(build.fragments, csv)  # last: marks the pair complete
     return csv
+
+
+def species_check(names: list[str]) -> pd.DataFrame:
+    """The catalog's species of each packaged genome beside the species skani's ANI >= 95 %
+    gives it (`ani_species`), and its highest ANI to another genome of the set: genome_id,
+    species, ani_species, best_ani, best_ani_to."""
+    genomes = {n: [r.seq.upper() for r in read_fasta(packaged_path(n))] for n in names}
+    best: dict[str, tuple[float, str]] = {}
+    for a, b, ani in ani_pairs(genomes):
+        if ani > best.get(a, (0.0, ""))[0]:
+            best[a] = (ani, b)
+    species = ani_species(genomes)
+    return pd.DataFrame([{"genome_id": n, "species": DATASETS[n].taxon,
+                          "ani_species": species[n], "best_ani": best.get(n, (None, ""))[0],
+                          "best_ani_to": best.get(n, (None, ""))[1]} for n in names])

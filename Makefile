@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PARAMS ?= cpu
+PARAMS ?= cpu real
 
 .PHONY: report test venv clean
 

@@ -65,6 +65,30 @@ def cmd_build_lm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_fragments(args: argparse.Namespace) -> int:
+    from genobench.data.ani import ani_species
+    from genobench.data.fasta import read_fasta
+    from genobench.data.fragments import build_fragments, fasta_files, genome_stem, read_genome_map
+    from genobench.results import atomic_write_csv
+
+    genome_map = read_genome_map(args.genome_map) if args.genome_map else None
+    taxa = None
+    if args.ani_species:
+        files = fasta_files(args.inputs)
+        ids = (dict(zip(genome_map["file"], genome_map["genome_id"])) if genome_map is not None
+               else {p.name: genome_stem(p) or p.name for p in files})
+        species = ani_species({ids.get(p.name, p.name): [r.seq.upper() for r in read_fasta(p)]
+                               for p in files})
+        taxa = {genome: {"ani_species": label} for genome, label in species.items()}
+    build = build_fragments(args.inputs, args.length, args.seed, args.max_per_genome,
+                            genome_map, taxa)
+    atomic_write_csv(build.fragments, args.output)
+    print(build.genomes.drop(columns="file").to_string(index=False))
+    print(f"{args.output}: {len(build.fragments)} fragments of {args.length} bp from "
+          f"{len(build.genomes)} genome(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `genobench` command."""
     parser = argparse.ArgumentParser(prog="genobench", description=__doc__)
@@ -128,6 +152,29 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the random-init tiny version used by tests (seconds)")
     build_lm.set_defaults(func=cmd_build_lm)
 
+    data = sub.add_parser("data", help="build input tables from your own files")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    frags = data_sub.add_parser(
+        "fragments", help="cut FASTA genomes into a binning fragment CSV",
+        description="Cut each genome (one FASTA file each, .gz or not; folders are searched "
+        "for .fa/.fna/.fasta/.fas/.fsa) into non-overlapping fragments of --length bp, skipping "
+        "runs of N, and write genome_id, fragment_id, seq, contig, start, end (plus taxon "
+        "columns) as a CSV for `genobench run binning -p csv FILE`. The genome id is the file "
+        "name without its suffix unless --genome-map says otherwise.")
+    frags.add_argument("inputs", nargs="+", metavar="FASTA_OR_DIR")
+    frags.add_argument("-o", "--output", required=True, help="the fragment CSV to write")
+    frags.add_argument("--length", type=int, default=4000, help="fragment length in bp "
+                       "(default 4000)")
+    frags.add_argument("--max-per-genome", type=int,
+                       help="keep at most this many fragments of a genome, drawn with --seed")
+    frags.add_argument("--seed", type=int, default=0)
+    frags.add_argument("--genome-map", metavar="CSV",
+                       help="CSV with columns file, genome_id and any taxon columns (e.g. "
+                            "species): ids and taxa per FASTA file name")
+    frags.add_argument("--ani-species", action="store_true",
+                       help="add a column ani_species: genomes joined at ANI >= 95%% (pyskani)")
+    frags.set_defaults(func=cmd_data_fragments)
+
     render = sub.add_parser("render", help="render the site from existing runs")
     render.add_argument("--renderer", **renderer)
     render.set_defaults(func=cmd_render)
@@ -136,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `genobench` console script."""
+    from genobench.data.errors import InputError
     from genobench.runner import RunConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -148,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         args.snakemake_args = extra
     try:
         return args.func(args)
-    except (RunConfigError, FileNotFoundError) as exc:
+    except (RunConfigError, FileNotFoundError, InputError) as exc:
         print(f"genobench: {exc}", file=sys.stderr)
         return 2
 

@@ -39,6 +39,26 @@ def binning_scatter(coords: np.ndarray, predicted, true, title: str = "") -> go.
     return fig
 
 
+def eps_sweep_figure(sweeps: pd.DataFrame, title: str = "") -> go.Figure:
+    """ARI vs DBSCAN eps, one line per model (`eps_sweep` tables with a `model` column), the
+    knee-chosen eps marked with a star."""
+    fig = go.Figure()
+    for i, (model, g) in enumerate(sweeps.groupby("model", sort=False)):
+        color = px.colors.qualitative.Plotly[i % len(px.colors.qualitative.Plotly)]
+        fig.add_trace(go.Scatter(x=g["eps"], y=g["ari"], mode="lines+markers", name=model,
+                                 line=dict(color=color), marker=dict(size=4),
+                                 customdata=g[["n_clusters", "noise_fraction"]],
+                                 hovertemplate="eps %{x:.3f}<br>ARI %{y:.3f}<br>"
+                                 "%{customdata[0]} clusters, noise %{customdata[1]:.2f}"))
+        knee = g[g["is_knee"]]
+        fig.add_trace(go.Scatter(x=knee["eps"], y=knee["ari"], mode="markers",
+                                 name=f"{model}: knee eps", marker=dict(symbol="star", size=14,
+                                                                        color=color)))
+    fig.update_layout(title=title, height=400, template="plotly_white",
+                      xaxis_title="DBSCAN eps", yaxis_title="ARI (genome level)")
+    return fig
+
+
 def throughput_by_bucket(summary, metric: str = "seqs_per_s", title: str = "") -> go.Figure:
     """Throughput (median, whiskers min–max over runs) per length bucket, one panel per pair
     of models, one bar per model (speed_summary's table)."""

@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genobench.data.fasta import write_fasta
 from genobench.data.metagenome import sample_genome
 from genobench.paths import cache_dir
-from genobench.results import atomic_write_csv, atomic_write_json, atomic_write_text
+from genobench.results import atomic_write_csv, atomic_write_json
 
 REGION_TYPES = ("coding", "splice", "promoter", "intergenic")
 BASES = "ACGT"
@@ -277,15 +278,6 @@ def _sample_variants(chromosomes: dict[str, str], elements: pd.DataFrame,
     return variants.reset_index(drop=True)
 
 
-def write_fasta(chromosomes: dict[str, str], path: str | Path, width: int = 80) -> Path:
-    """Write chromosomes as FASTA (atomically)."""
-    lines = []
-    for name, seq in chromosomes.items():
-        lines.append(f">{name}")
-        lines += [seq[i:i + width] for i in range(0, len(seq), width)]
-    return atomic_write_text("\n".join(lines) + "\n", path)
-
-
 def planted_genome_files(spec: PlantedGenomeSpec = PlantedGenomeSpec(),
                          directory: str | Path | None = None) -> dict[str, Path]:
     """Write (once) the planted genome for `spec` and return its file paths.
@@ -299,7 +291,7 @@ def planted_genome_files(spec: PlantedGenomeSpec = PlantedGenomeSpec(),
                                                "regions.csv", "spec.json")}
     if not paths["spec.json"].exists():
         genome = make_planted_genome(spec)
-        write_fasta(genome.chromosomes, paths["genome.fa"])
+        write_fasta(genome.chromosomes.items(), paths["genome.fa"])
         atomic_write_csv(genome.variants, paths["variants.csv"])
         atomic_write_csv(genome.elements, paths["elements.csv"])
         atomic_write_csv(genome.regions, paths["regions.csv"])

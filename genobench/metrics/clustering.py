@@ -1,8 +1,10 @@
-"""Clustering quality against true labels (genome_id). DBSCAN noise (-1) is one label."""
+"""Clustering quality against true labels (genome_id, or a taxon). DBSCAN noise (-1) is one
+label."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics
 
 NOISE = -1
@@ -36,3 +38,10 @@ def clustering_metrics(true_labels, pred_labels, x: np.ndarray) -> dict[str, flo
         "n_clusters": int(len(set(pred) - {NOISE})),
         "noise_fraction": float(np.mean(pred == NOISE)),
     }
+
+
+def level_metrics(levels: dict[str, object], pred_labels, x: np.ndarray) -> pd.DataFrame:
+    """`clustering_metrics` of one clustering against each level's true labels (e.g.
+    {"genome": genome ids, "species": species}): one row per level, column `level` first."""
+    return pd.DataFrame([{"level": level, **clustering_metrics(labels, pred_labels, x)}
+                         for level, labels in levels.items()])

@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genobench.data.errors import InputError  # noqa: F401  (re-exported: the one error type)
+
 REQUIRED_COLUMNS = ("genome_id", "fragment_id", "seq")
 _NUCLEOTIDES = re.compile(r"^[ACGTNacgtn]+$")
-
-
-class InputError(ValueError):
-    """Bad input data: the message names the file, the row and the fix."""
 
 
 def load_fragments(path: str | Path) -> pd.DataFrame:

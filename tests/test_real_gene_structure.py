@@ -16,7 +16,7 @@ def test_bin_features_by_hand():
     # bin 2: TTA TCA  (reverse stops TTA at frame 0 and TCA at frame 0; forward stop: none
     #                  in frame; 'TAT','ATC','CAx' are no stops)
     feats = bin_features("TAAGCC" + "TTATCA" + "GG", 6)  # the trailing 'GG' is dropped
-    assert feats.shape == (2, 13)
+    assert feats.shape == (2, 19)
     np.testing.assert_allclose(feats[0, :4], [2 / 6, 2 / 6, 1 / 6, 1 / 6])  # A C G T
     np.testing.assert_allclose(feats[0, 4:7], [0.5, 0, 0])  # forward stops per frame
     np.testing.assert_allclose(feats[0, 7:10], [0, 0, 0])
@@ -24,6 +24,12 @@ def test_bin_features_by_hand():
     np.testing.assert_allclose(feats[1, 10:13], [0, 0.5, 0])  # (T,T) (T,C) (A,A)
     np.testing.assert_allclose(feats[1, 4:7], [0, 0, 0])
     np.testing.assert_allclose(feats[1, 7:10], [1.0, 0, 0])  # TTA and TCA, both frame 0
+    # open reading frames through the bin centres 3 and 9 (stop to stop, sequence ends at
+    # 14 and at f - 3 before the start): forward frame 0 has one stop (TAA at 0), reverse
+    # frame 0 two (TTA at 6, TCA at 9; 'TCA' at 9 <= 9 counts before the centre 9)
+    orf = np.expm1(feats[:, 13:] * np.log1p(10000))
+    np.testing.assert_allclose(orf[0], [14, 16, 15, 9, 16, 15], rtol=1e-5)
+    np.testing.assert_allclose(orf[1], [14, 16, 15, 5, 16, 15], rtol=1e-5)
     # a stop codon across a bin edge counts in the bin where it starts: 'TGA' at 4
     np.testing.assert_allclose(bin_features("CCCCTGACCCCC", 6)[0, 4:7], [0, 0.5, 0])
 
@@ -59,7 +65,7 @@ def test_windows_are_disjoint_and_labelled_from_the_gene_calls(small):
     starts = []
     for name in ("train", "val", "test"):
         split = data[name]
-        assert split.tokens.shape == (len(split), 100, 13)
+        assert split.tokens.shape == (len(split), 100, 19)
         for n in range(len(split)):
             start = int(split.segments.loc[split.segments["sequence"] == n,
                                            "window_start_bin"].iloc[0])
@@ -97,7 +103,7 @@ def test_stored_splits_round_trip(small, tmp_path):
 def test_featurize_refuses_mismatched_kinds(small):
     _, data = small
     stored = torch.from_numpy(data["train"].tokens[:2])
-    assert featurize(stored, "frame_bins").shape == (2, 100, 13)
+    assert featurize(stored, "frame_bins").shape == (2, 100, 19)
     with pytest.raises(ValueError, match="set features to 'frame_bins'"):
         featurize(stored, "onehot")
     with pytest.raises(ValueError, match="needs the splits of a real genome"):

@@ -56,8 +56,8 @@ CLASSES = {3: ("intergenic", "exon", "intron"),
            5: ("intergenic", "exon", "intron", "utr5", "utr3")}
 INTERGENIC, EXON, INTRON, UTR5, UTR3 = range(5)
 # onehot and kmer4 are computed from base tokens; frame_bins are the per-bin features that
-# genobench.data.real_gene_structure stores in place of tokens (13 numbers per bin)
-FEATURE_DIMS = {"onehot": 5, "kmer4": 256, "frame_bins": 13}
+# genobench.data.real_gene_structure stores in place of tokens (19 numbers per bin)
+FEATURE_DIMS = {"onehot": 5, "kmer4": 256, "frame_bins": 19}
 SPLITS = ("train", "val", "test")
 
 
@@ -412,7 +412,7 @@ def kmer_features(tokens: torch.Tensor, k: int = 4, window: int = 32) -> torch.T
 
 def featurize(tokens: torch.Tensor, kind: str = "onehot", kmer_window: int = 32) -> torch.Tensor:
     """Features of a batch of tokens: `onehot` (5 dims) or `kmer4` (256 dims); `frame_bins`
-    takes (B, T, 13) features stored in place of tokens (real gene structure) as they are."""
+    takes (B, T, 19) features stored in place of tokens (real gene structure) as they are."""
     stored = tokens.dim() == 3
     if stored != (kind == "frame_bins"):
         raise ValueError(f"features {kind!r} do not fit these splits: "

@@ -8,13 +8,16 @@ A bacterial gene is ~1 kb long, too long for a semi-CRF with K ~ 1,000 at base
 resolution on a CPU. So one position is a bin of `bin_size` bp (a multiple of 3; bins
 start at multiples of 3 on the contig, so a bin's frame f is the contig's frame f), its
 label the majority label of its bases (ties to the lower class), and its features
-(FRAME_FEATURES, 13 numbers) what a gene finder reads:
+(FRAME_FEATURES, 19 numbers) what a gene finder reads:
 
 - base composition of the bin (A, C, G, T fractions; 4);
 - forward stop codons (TAA, TAG, TGA) starting in the bin, per frame (3), and reverse
   stop codons (TTA, CTA, TCA: a stop on the - strand), per frame (3), each as a fraction
   of the bin's codons: a gene is a long stretch where one frame has none;
-- G+C fraction of the bases in each frame (3): codon position 3 is G/C-rich in genes.
+- G+C fraction of the bases in each frame (3): codon position 3 is G/C-rich in genes;
+- the length of the open reading frame (stop to stop) through the bin's centre in each
+  frame, forward (3) and reverse (3), as log(1 + bp) / log(1 + 10,000): a gene sits in a
+  frame whose open stretch is as long as the gene.
 
 Sequences are non-overlapping windows of `seq_length` bins, drawn at random (seeded) from
 the genome's contigs and dealt to train / val / test, so no base is in two splits.
@@ -40,7 +43,9 @@ from genobench.data.gene_structure import SPLITS, DurationLaw, GeneStructureData
 from genobench.paths import cache_dir
 
 REAL_CLASSES = ("intergenic", "gene_plus", "gene_minus")
-FRAME_FEATURES = 13
+FRAME_FEATURES = 19
+FEATURES_VERSION = "frame_bins-19"  # part of the cache key: change it when the features do
+ORF_SCALE = np.log1p(10000)
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate("ACGT"):
     _CODE[ord(_b)] = _i
@@ -70,7 +75,7 @@ class RealGeneConfig:
     class_names = REAL_CLASSES
 
     def key(self) -> str:
-        text = json.dumps({"real": asdict(self)}, sort_keys=True)
+        text = json.dumps({"real": asdict(self), "features": FEATURES_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -118,8 +123,23 @@ def _codon_hits(codes: np.ndarray, codons) -> np.ndarray:
     return hit
 
 
+def orf_lengths(hits: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(len(points), 3): per frame f, the distance between the stop codons (positions where
+    `hits` is 1, frame = position mod 3) before and after each point, i.e. the length of
+    the open reading frame through it; a missing stop counts at the sequence's end, or at
+    f - 3 before its start."""
+    out = np.empty((len(points), 3))
+    where = np.flatnonzero(hits)
+    for f in range(3):
+        stops = where[where % 3 == f]
+        bounds = np.concatenate([[f - 3], stops, [len(hits)]])
+        after = np.searchsorted(bounds, points, side="right")
+        out[:, f] = bounds[after] - bounds[after - 1]
+    return out
+
+
 def bin_features(seq: str, bin_size: int) -> np.ndarray:
-    """(len(seq) // bin_size, 13) features of consecutive bins of `seq` (see the module
+    """(len(seq) // bin_size, 19) features of consecutive bins of `seq` (see the module
     docstring); a trailing partial bin is dropped."""
     n_bins = len(seq) // bin_size
     codes = _CODE[np.frombuffer(seq.encode(), dtype=np.uint8)]
@@ -132,8 +152,10 @@ def bin_features(seq: str, bin_size: int) -> np.ndarray:
     onehot = np.eye(5, dtype=np.float32)[codes[:usable]].reshape(n_bins, bin_size, 5)
     composition = onehot[..., :4].mean(1)
     gc = ((codes == 1) | (codes == 2)).astype(np.float32)
-    return np.concatenate([composition, framed(_codon_hits(codes, _FORWARD_STOPS)),
-                           framed(_codon_hits(codes, _REVERSE_STOPS)), framed(gc)],
+    forward, reverse = _codon_hits(codes, _FORWARD_STOPS), _codon_hits(codes, _REVERSE_STOPS)
+    centres = np.arange(n_bins) * bin_size + bin_size // 2
+    orfs = [np.log1p(orf_lengths(h, centres)) / ORF_SCALE for h in (forward, reverse)]
+    return np.concatenate([composition, framed(forward), framed(reverse), framed(gc), *orfs],
                           axis=1).astype(np.float32)
 
 

@@ -39,8 +39,10 @@ summary_display = display(Markdown("_The run did not reach its end: no verdict. 
                                    "in the cell where execution stopped._"), display_id=True)
 
 # %% tags=["parameters"]
-fasta = None  # protein FASTA for the speed benchmark, or None for seeded synthetic proteins
+fasta = None  # speed proteins: a protein FASTA, a packaged dataset (genobench.data.packaged;
+# a genome gives its Prodigal gene calls), or None for seeded synthetic proteins
 length_buckets = [100, 300, 500]  # protein lengths (aa); a FASTA's proteins go to the nearest
+bucket_quantiles = None  # with `fasta`: buckets at these quantiles of its lengths instead
 per_bucket = 8  # proteins timed per length bucket
 pairs = [  # reference vs fast; keys: reference, fast, [reference_attention, fast_attention,
     # trust_remote_code, shared_weights, name]
@@ -59,6 +61,8 @@ device = "cpu"
 dtype = "float32"  # float32, float16 or bfloat16
 validation_pairs = [0]  # indices into `pairs` whose classifier accuracy is compared
 validation_fasta = None  # two-class FASTA, headers carry the class (see labelled_fasta); None: synthetic
+validation_real = None  # {phages: [...], host: ...}: real phage vs bacterial proteins
+# (genobench.data.proteins.phage_host_proteins, lengths validation_min/max_length)
 n_per_class = 150  # synthetic viral vs host: proteins per class
 validation_min_length = 50
 validation_max_length = 250
@@ -78,8 +82,9 @@ import torch
 
 from genobench.classifier import (load_classifier, save_classifier, scores_table, split_indices,
                                   train_classifier)
-from genobench.data.proteins import (bucket_proteins, fasta_buckets, labelled_fasta, read_fasta,
-                                     viral_host_proteins)
+from genobench.data.proteins import (bucket_proteins, fasta_buckets, labelled_fasta,
+                                     phage_host_proteins, protein_datasets, protein_records,
+                                     quantile_buckets, viral_host_proteins)
 from genobench.esm_speed import (NOT_MEASURED, PASS, hardware_info, load_role,
                                  normalize_pairs, speed_summary, speedups, time_pair)
 from genobench.metrics.classification import (FAILED, NO_BASELINE, PASSED,
@@ -104,16 +109,25 @@ pd.Series(hardware).to_frame("value")
 # %% [markdown]
 # ## Data
 # Speed: `per_bucket` proteins per length bucket (seeded synthetic, lengths within ±10 %
-# of the bucket, or a validated FASTA). Validation: a seeded two-class set split
-# stratified into train/val/test.
+# of the bucket, or real proteins, each in its nearest bucket). Validation: a seeded
+# two-class set (synthetic, a labelled FASTA, or real phage vs bacterial proteins of equal
+# length distributions) split stratified into train/val/test. Real datasets used are
+# listed with their source package and how the labels were made.
 
 # %%
 if fasta is None:
     proteins = bucket_proteins(length_buckets, per_bucket, seed)
 else:
-    proteins = fasta_buckets(read_fasta(fasta), length_buckets, per_bucket, seed)
+    records = protein_records(fasta)
+    if bucket_quantiles:
+        length_buckets = quantile_buckets(records, bucket_quantiles)
+    proteins = fasta_buckets(records, length_buckets, per_bucket, seed)
 proteins = proteins.reset_index(drop=True)
-if validation_fasta is None:
+if validation_real is not None:
+    labelled = phage_host_proteins(validation_real["phages"], validation_real["host"],
+                                   n_per_class, seed, validation_min_length,
+                                   validation_max_length)
+elif validation_fasta is None:
     labelled = viral_host_proteins(n_per_class, seed, validation_min_length,
                                    validation_max_length, shift_strength=viral_shift)
 else:
@@ -129,6 +143,9 @@ print(f"speed: {len(proteins)} proteins, buckets "
 print(f"validation: {len(labelled)} proteins ({classes[1]} = 1: {int(labels.sum())}, "
       f"{classes[0]} = 0: {int((labels == 0).sum())}); "
       + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+datasets = protein_datasets(fasta, length_buckets, validation_real)
+out.table(datasets, "datasets.csv")
+datasets
 
 # %% [markdown]
 # ## Speed

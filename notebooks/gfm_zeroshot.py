@@ -42,6 +42,8 @@ registry = None  # a registry YAML of your own, or None for genobench's (models/
 reference = None  # reference FASTA, or None for the planted genome
 variants = None  # variants CSV/VCF (chrom, pos, ref, alt, label, region_type), or None
 planted = {}  # planted-genome settings (genobench.data.planted_genome.PlantedGenomeSpec)
+real = None  # real-genome task instead: {genome: packaged genome or FASTA, n_per_class,
+# missense, seed} (genobench.data.real_variants.real_variant_files)
 standin_steps = None  # override the stand-ins' training steps (smoke runs), or None
 window = 128  # window cap in bp; each model uses min(its max length, window)
 local_radius = 16  # bp either side of the variant for embedding_distance_local
@@ -57,8 +59,10 @@ import dataclasses
 
 import pandas as pd
 import transformers
+from IPython.display import display
 
 from genobench.data.planted_genome import PlantedGenomeSpec, planted_genome_files
+from genobench.data.real_variants import real_variant_files, variant_datasets
 from genobench.data.variants import load_variants, read_fasta, variant_windows
 from genobench.gfm.scoring import score_models
 from genobench.models.registry import load_registry, select_models
@@ -79,10 +83,15 @@ if standin_steps is not None:
 # ## Data
 # The reference and the variants are validated before any model is loaded: every ref
 # allele must match the reference, alleles are A/C/G/T, positions are in range (the
-# error names the row).
+# error names the row). A real-genome task (`real`) draws single-base changes in the
+# genes Prodigal calls on a packaged genome: stop-gain (pathogenic, 1) against synonymous
+# (benign, 0); its source is listed below.
 
 # %%
-if reference is None or variants is None:
+if real is not None:
+    files = real_variant_files(**real)
+    reference, variants = files["genome"], files["variants"]
+elif reference is None or variants is None:
     if (reference is None) != (variants is None):
         raise ValueError("give both reference and variants, or neither (planted genome)")
     files = planted_genome_files(PlantedGenomeSpec(**{"seed": seed, **planted}))
@@ -91,6 +100,10 @@ genome = read_fasta(reference)
 table = load_variants(variants, genome)
 print(f"{reference}: {len(genome)} sequence(s), {sum(map(len, genome.values())):,} bp")
 print(f"{variants}: {len(table)} variants, {int(table['label'].sum())} pathogenic")
+if real is not None:
+    datasets = variant_datasets(real["genome"], real.get("missense", False))
+    out.table(datasets, "datasets.csv")
+    display(datasets)
 table.groupby(["region_type", "label"]).size().unstack("label").rename(
     columns={0: "benign", 1: "pathogenic"})
 

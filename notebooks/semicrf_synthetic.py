@@ -38,7 +38,9 @@
 num_train = 64  # training sequences
 num_val = 16  # validation sequences (model selection each epoch)
 num_test = 16  # test sequences (all reported metrics)
-seq_length = 2000  # T, bp per sequence
+seq_length = 2000  # T, bp per sequence (bins with real_genes)
+real_genes = None  # a real genome's Prodigal genes instead: {genome, bin_size}
+# (genobench.data.real_gene_structure.RealGeneConfig; one position = bin_size bp)
 num_classes = 3  # 3 (intergenic, exon, intron) or 5 (+ utr5, utr3)
 seed = 0
 duration_scale = 0.1  # multiplies the median and clip bounds of every duration law (1: the real laws)
@@ -77,8 +79,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
 from genobench.data.gene_structure import GeneStructureConfig, load_or_generate
+from genobench.data.real_gene_structure import RealGeneConfig, load_or_build, real_gene_datasets
 from genobench.metrics.segmentation import (bootstrap_difference, boundary_f1, duration_kls, log_bins,
                                              run_durations)
 from genobench.plots import use_notebook_renderer
@@ -105,19 +109,31 @@ notebook_start, notebook_cpu = time.perf_counter(), time.process_time()
 # %% [markdown]
 # ## Data
 # The splits are generated once per setting and kept on disk (with every sampled segment
-# duration), so later runs reuse them.
+# duration), so later runs reuse them. With `real_genes` the labels are Prodigal's gene
+# calls on a packaged genome (intergenic / gene on + strand / gene on - strand), one
+# position is a bin of `bin_size` bp (durations and tolerances count bins), the "law" of
+# a class is a log-normal fitted to the annotation's runs over the whole genome, and the
+# source is listed below.
 
 # %%
-data_config = GeneStructureConfig(num_train=num_train, num_val=num_val, num_test=num_test,
-                                  seq_length=seq_length, num_classes=num_classes, seed=seed,
-                                  duration_scale=duration_scale, mean_introns=mean_introns,
-                                  composition_strength=composition_strength,
-                                  splice_motifs=splice_motifs)
 start = time.perf_counter()
-data = load_or_generate(data_config, data_dir)
+if real_genes is None:
+    data_config = GeneStructureConfig(num_train=num_train, num_val=num_val, num_test=num_test,
+                                      seq_length=seq_length, num_classes=num_classes, seed=seed,
+                                      duration_scale=duration_scale, mean_introns=mean_introns,
+                                      composition_strength=composition_strength,
+                                      splice_motifs=splice_motifs)
+    data = load_or_generate(data_config, data_dir)
+else:
+    data_config = RealGeneConfig(seq_length=seq_length, num_train=num_train, num_val=num_val,
+                                 num_test=num_test, seed=seed, **real_genes)
+    data = load_or_build(data_config, data_dir)
+    out.table(real_gene_datasets(data_config), "datasets.csv")
+    display(real_gene_datasets(data_config))
 data_seconds = time.perf_counter() - start
 classes = data.class_names
-laws = data_config.laws()
+num_classes = len(classes)
+laws = data.laws()
 durations = data.true_durations()
 out.table(durations, "true_durations.csv")
 test = data["test"]
@@ -175,6 +191,7 @@ out.table(table, "metrics.csv")
 out.table(predictions_table(predictions, data), "test_predictions.csv")
 config = {key: value for key, value in globals().items()
           if key in ("num_train", "num_val", "num_test", "seq_length", "num_classes", "seed",
+                     "real_genes",
                      "duration_scale", "composition_strength", "splice_motifs", "mean_introns",
                      "encoder", "features", "kmer_window", "max_duration", "hidden_dim",
                      "num_layers", "d_state", "batch_size", "lr", "weight_decay", "epochs",

@@ -13,6 +13,7 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+from genobench.data.proteins import protein_records
 from genobench.esm_speed import (FAIL, NOT_MEASURED, PASS, hardware_info, normalize_pairs,
                                  speed_summary, speedups, time_pair, verdict)
 from genobench.runner import run_notebook
@@ -206,3 +207,24 @@ def test_notebook_uses_given_baseline_metrics(in_repo, tmp_path):
     assert row["baseline_source"] == "baseline_metrics" and row["baseline_accuracy"] == 1.0
     assert row["validation_verdict"] == "FAILED"  # smoke accuracy is far below 1.0
     assert "Next steps" in _summary_cell(run_dir)
+
+
+@pytest.mark.slow
+def test_real_smoke_notebook_run(in_repo, tmp_path):
+    """Real proteins: buckets from phage Topaz's lengths, phage vs E. coli validation, and
+    the datasets' provenance table."""
+    record = run_notebook("esm_speed", "params/esm_speed/real_smoke.yaml",
+                          reports_dir=tmp_path / "reports")
+    run_dir = tmp_path / "reports" / "runs" / "esm_speed" / "real_smoke"
+    assert record["status"] == "ok", record["error"]
+    lengths = sorted(len(r.seq) for r in protein_records("phage_topaz_proteins"))
+    speed = pd.read_csv(run_dir / "speed.csv")
+    assert set(speed["bucket"]) == {int(round(v)) for v in np.quantile(lengths, [0.33, 0.67])}
+    proteins = pd.read_csv(run_dir / "validation_proteins.csv")
+    assert proteins["label"].value_counts().to_dict() == {1: 12, 0: 12}
+    assert proteins.loc[proteins["label"] == 1, "id"].str.startswith("phage_topaz").all()
+    metrics = pd.read_csv(run_dir / "validation_metrics.csv")
+    assert set(metrics["role"]) == {"reference", "fast"}
+    datasets = pd.read_csv(run_dir / "datasets.csv")
+    assert set(datasets["dataset"]) == {"phage_topaz_proteins", "ecoli_miij01000039_proteins"}
+    assert set(datasets["package"]) == {"pyrodigal-gv", "pyrodigal"}

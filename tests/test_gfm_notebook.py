@@ -97,3 +97,19 @@ def test_a_model_that_cannot_load_is_a_failed_row_of_a_partial_run(tmp_path, mon
     timing = pd.read_csv(run_dir / "timing.csv").set_index("model")
     assert timing.loc["caduceus", "status"] == "failed"
     assert timing.loc["kmer-markov", "status"] == "ok"
+
+def test_real_smoke_run_scores_stop_gain_against_synonymous(in_repo, tmp_path):
+    record = run_notebook("gfm_zeroshot", "params/gfm_zeroshot/real_smoke.yaml",
+                          reports_dir=tmp_path / "reports")
+    run_dir = tmp_path / "reports" / "runs" / "gfm_zeroshot" / "real_smoke"
+    assert record["status"] == "ok", record["error"]
+    scores = pd.read_csv(run_dir / "variant_scores.csv")
+    one = scores[(scores["model"] == "kmer-markov")]
+    assert one["label"].value_counts().to_dict() == {1: 10, 0: 10}
+    assert set(one["region_type"]) <= {"plus-strand gene", "minus-strand gene"}
+    assert one["raw_score"].notna().all()
+    metrics = pd.read_csv(run_dir / "zeroshot_metrics.csv")
+    assert {"kmer-markov", "planted-nt"} <= set(metrics["model"])
+    datasets = pd.read_csv(run_dir / "datasets.csv")
+    assert datasets["dataset"].tolist() == ["kutzneria_kk037166"]
+    assert datasets["package"].iloc[0] == "pyrodigal" and "stop-gain" in datasets["labels"][0]

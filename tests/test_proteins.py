@@ -78,3 +78,40 @@ def test_labelled_fasta(tmp_path):
     path.write_text(">a label=x\nMKT\n>b label=y\nMKV\n>c label=z\nMK\n")
     with pytest.raises(InputError, match="binary but the headers name 3"):
         labelled_fasta(path)
+
+
+def test_real_protein_sources_and_quantile_buckets(tmp_path):
+    from genobench.data.packaged import packaged_path
+    from genobench.data.proteins import ProteinRecord, protein_records, quantile_buckets
+
+    # a packaged Prodigal FASTA (gzipped, trailing '*' on every record)
+    ecoli = protein_records("ecoli_miij01000039_proteins")
+    assert packaged_path("ecoli_miij01000039_proteins").name.endswith(".gz")
+    assert len(ecoli) > 300 and not any(r.seq.endswith("*") for r in ecoli)
+    # a packaged genome gives its gene calls, a path its records
+    genes = protein_records("kutzneria_kk037166")
+    assert len(genes) > 10 and all(r.seq[0] == "M" for r in genes)
+    assert quantile_buckets([ProteinRecord(str(n), "", "M" * n) for n in (10, 20, 30, 40, 50)],
+                            [0.25, 0.5, 0.5, 1.0]) == [20, 30, 50]
+
+
+def test_phage_host_proteins_are_length_matched():
+    from genobench.data.proteins import phage_host_proteins, protein_records
+
+    df = phage_host_proteins(["phage_topaz_proteins"], "ecoli_miij01000039_proteins",
+                             n_per_class=12, seed=0, min_length=40, max_length=200)
+    assert df["label"].value_counts().to_dict() == {1: 12, 0: 12}
+    assert df["id"].is_unique and df["seq"].str.len().between(40, 200).all()
+    viral = sorted(df.loc[df["label"] == 1, "seq"].str.len())
+    host = sorted(df.loc[df["label"] == 0, "seq"].str.len())
+    # each host protein is among the 12 nearest in length to some phage protein (at most 11
+    # were taken before it); the E. coli set has none shorter than 57 aa in this range
+    pool = np.array([len(r.seq) for r in protein_records("ecoli_miij01000039_proteins")
+                     if 40 <= len(r.seq) <= 200])
+    bound = max(np.sort(np.abs(pool - v))[11] for v in viral)
+    assert max(abs(v - h) for v, h in zip(viral, host)) <= bound
+    assert np.mean(np.abs(np.array(viral) - np.array(host))) < 4
+    topaz = {r.seq for r in protein_records("phage_topaz_proteins")}
+    assert set(df.loc[df["label"] == 1, "seq"]) <= topaz
+    with pytest.raises(ValueError, match="too few for the task"):
+        phage_host_proteins(["phage_topaz_proteins"], "phage_topaz_proteins", 12, 0, 40, 41)

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from sklearn.metrics import f1_score
 
-from genobench.runner import load_params
+from genobench.data.packaged import describe
+from genobench.runner import load_params, run_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["softmax", "pytorch-crf", "linear", "semicrf", "semicrf_uniform"]
@@ -61,7 +62,29 @@ def test_smoke_notebook_run(smoke_run):
     assert (run_dir.parents[3] / "data").is_dir()  # the splits were saved where asked
 
 
-@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "sweep", "sweep_cpu"])
+@pytest.mark.slow
+def test_real_smoke_notebook_run(in_repo, tmp_path):
+    """Real genes (phage Topaz's Prodigal calls, 15 bp bins): the five models, the
+    annotation's durations and the dataset's provenance."""
+    record = run_notebook("semicrf_synthetic", "params/semicrf_synthetic/real_smoke.yaml",
+                          {"data_dir": str(tmp_path / "data")}, reports_dir=tmp_path / "reports")
+    assert record["status"] == "ok", record["error"]
+    run_dir = tmp_path / "reports" / "runs" / "semicrf_synthetic" / "real_smoke"
+    table = pd.read_csv(run_dir / "metrics.csv")
+    assert list(table["model"]) == MODELS
+    assert {"duration_kl_gene_plus", "duration_kl_gene_minus", "boundary_f1_tol3"} <= set(table)
+    durations = pd.read_csv(run_dir / "true_durations.csv")
+    assert set(durations["class"]) == {"intergenic", "gene_plus", "gene_minus"}
+    assert durations["duration"].sum() == describe("phage_topaz")["size"] // 15  # all of it
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["class_names"] == ["intergenic", "gene_plus", "gene_minus"]
+    datasets = pd.read_csv(run_dir / "datasets.csv")
+    assert datasets["dataset"].tolist() == ["phage_topaz"]
+    assert datasets["package"].iloc[0] == "pyrodigal-gv"
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "sweep", "sweep_cpu", "real",
+                                  "real_smoke"])
 def test_params_files_name_only_notebook_parameters(name):
     from genobench.runner import check_parameters, to_notebook
 

@@ -89,6 +89,22 @@ def test_vcf_with_multiallelic_alt_and_indel(tmp_path):
         ["chr1", 2, "A", 1, "splice"], ["chr1", 2, "T", 1, "splice"]]
 
 
+def test_duplicate_variant_rows_are_named(tmp_path):
+    # the same variant on lines 2 and 4 (case differs: alleles are compared upper-cased)
+    path = csv(tmp_path, "chr1,1,A,G,1,coding", "chr1,2,C,T,0,coding", "chr1,1,a,g,0,coding")
+    with pytest.raises(InputError, match=r"chr1:1 A>G appears on lines 2, 4 .*remove the "):
+        load_variants(path, GENOME)
+    # another alt at the same position is a different variant
+    assert len(load_variants(csv(tmp_path, "chr1,1,A,G,1,x", "chr1,1,A,T,0,x"), GENOME)) == 2
+
+
+def test_vcf_of_indels_only_is_an_error(tmp_path):
+    vcf = write(tmp_path / "v.vcf", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                "chr2\t1\t.\tG\tGA\t.\tPASS\tlabel=0\nchr1\t2\t.\tCG\tC\t.\tPASS\tlabel=1\n")
+    with pytest.raises(InputError, match="v.vcf: all 2 variants are insertions or deletions"):
+        load_variants(vcf, GENOME)
+
+
 def test_vcf_ref_mismatch_names_the_line(tmp_path):
     vcf = write(tmp_path / "v.vcf", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
                 "chr1\t1\t.\tT\tA\t.\t.\tlabel=1;region_type=coding\n")

@@ -55,7 +55,9 @@ BASES = "ACGTN"
 CLASSES = {3: ("intergenic", "exon", "intron"),
            5: ("intergenic", "exon", "intron", "utr5", "utr3")}
 INTERGENIC, EXON, INTRON, UTR5, UTR3 = range(5)
-FEATURE_DIMS = {"onehot": 5, "kmer4": 256}
+# onehot and kmer4 are computed from base tokens; frame_bins are the per-bin features that
+# genobench.data.real_gene_structure stores in place of tokens (19 numbers per bin)
+FEATURE_DIMS = {"onehot": 5, "kmer4": 256, "frame_bins": 19}
 SPLITS = ("train", "val", "test")
 
 
@@ -284,6 +286,10 @@ class GeneStructureData:
     def class_names(self) -> tuple[str, ...]:
         return self.config.class_names
 
+    def laws(self) -> dict[str, DurationLaw]:
+        """The duration law of each class."""
+        return self.config.laws()
+
     def true_durations(self) -> pd.DataFrame:
         """Every sampled segment duration overlapping a window: split, sequence, class, ..."""
         frames = [split.segments.assign(split=name) for name, split in self.splits.items()]
@@ -405,7 +411,16 @@ def kmer_features(tokens: torch.Tensor, k: int = 4, window: int = 32) -> torch.T
 
 
 def featurize(tokens: torch.Tensor, kind: str = "onehot", kmer_window: int = 32) -> torch.Tensor:
-    """Features of a batch of tokens: `onehot` (5 dims) or `kmer4` (256 dims)."""
+    """Features of a batch of tokens: `onehot` (5 dims) or `kmer4` (256 dims); `frame_bins`
+    takes (B, T, 19) features stored in place of tokens (real gene structure) as they are."""
+    stored = tokens.dim() == 3
+    if stored != (kind == "frame_bins"):
+        raise ValueError(f"features {kind!r} do not fit these splits: "
+                         + ("real gene-structure splits carry per-bin features; set features "
+                            "to 'frame_bins'" if stored else
+                            "'frame_bins' needs the splits of a real genome (real_genes)"))
+    if stored:
+        return tokens.float()
     if kind == "onehot":
         return onehot_features(tokens)
     if kind == "kmer4":

@@ -127,11 +127,15 @@ def parse_fasta(text: str, source: str = "<string>") -> list[ProteinRecord]:
 
 
 def read_fasta(path: str | Path) -> list[ProteinRecord]:
-    """Read and validate a protein FASTA file (see `parse_fasta` for the checks)."""
+    """Read and validate a protein FASTA file, gzipped or not (see `parse_fasta` for the
+    checks)."""
+    from genobench.data.fasta import open_text
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file. Pass the path of a protein FASTA file.")
-    return parse_fasta(path.read_text(), source=str(path))
+    with open_text(path) as fh:
+        return parse_fasta(fh.read(), source=str(path))
 
 
 def write_fasta(records, path: str | Path, width: int = 60) -> Path:
@@ -180,6 +184,79 @@ def labelled_fasta(path: str | Path, key: str = "label") -> pd.DataFrame:
             classes = [neg, pos]
     return pd.DataFrame({"id": [r.id for r in records], "seq": [r.seq for r in records],
                          "label": [classes.index(n) for n in names], "label_name": names})
+
+
+# ------------------------------------------------------------------------- real
+
+
+def protein_records(source: str | Path) -> list[ProteinRecord]:
+    """Proteins of `source`: a packaged protein set (`genobench.data.packaged`), the
+    Prodigal gene calls of a packaged genome, or a protein FASTA path."""
+    from genobench.data.packaged import DATASETS, packaged_path
+
+    if str(source) not in DATASETS:
+        return read_fasta(source)
+    if DATASETS[str(source)].kind == "proteins":
+        return read_fasta(packaged_path(str(source)))
+    from genobench.data.genes import cached_genes, load_genome
+
+    genes = cached_genes(load_genome(source))
+    return [ProteinRecord(g.gene_id, f"{g.gene_id} strand={g.strand} start={g.start}",
+                          g.protein) for g in genes.itertuples()]
+
+
+def quantile_buckets(records: list[ProteinRecord], quantiles) -> list[int]:
+    """Bucket lengths at the given quantiles (0-1) of the records' lengths (distinct, sorted)."""
+    lengths = np.array([len(r.seq) for r in records])
+    return sorted({int(round(v)) for v in np.quantile(lengths, list(quantiles))})
+
+
+def phage_host_proteins(phages, host, n_per_class: int = 150, seed: int = 0,
+                        min_length: int = 40, max_length: int = 250) -> pd.DataFrame:
+    """A real binary task: phage proteins (label 1, "viral") vs bacterial proteins (label 0,
+    "host"), both sources as `protein_records` takes them.
+
+    Phage proteins with lengths in [min_length, max_length] are drawn (seeded, at most
+    `n_per_class`); each is paired with the not yet used host protein nearest in length, so
+    both classes have the same length distribution and length alone cannot tell them
+    apart. Columns: id, seq, label, label_name, source; rows shuffled.
+    """
+    def in_range(recs):
+        return [r for r in recs if min_length <= len(r.seq) <= max_length]
+
+    viral = [(str(p), r) for p in phages for r in in_range(protein_records(p))]
+    hosts = in_range(protein_records(host))
+    if not viral or len(hosts) < len(viral[:n_per_class]):
+        raise ValueError(f"{len(viral)} phage and {len(hosts)} host proteins have lengths in "
+                         f"[{min_length}, {max_length}]: too few for the task; widen the range")
+    rng = np.random.default_rng(seed)
+    picked = [viral[i] for i in rng.permutation(len(viral))[:n_per_class]]
+    host_len = np.array([len(r.seq) for r in hosts], dtype=float)
+    host_order = rng.permutation(len(hosts))  # ties go to a random host protein
+    rows = []
+    for src, rec in picked:
+        free = host_order[~np.isinf(host_len[host_order])]
+        j = free[np.abs(host_len[free] - len(rec.seq)).argmin()]
+        host_len[j] = np.inf
+        rows.append((f"{src}:{rec.id}", rec.seq, 1, "viral", src))
+        rows.append((f"{host}:{hosts[j].id}", hosts[j].seq, 0, "host", str(host)))
+    df = pd.DataFrame(rows, columns=["id", "seq", "label", "label_name", "source"])
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def protein_datasets(fasta, length_buckets, validation_real: dict | None) -> pd.DataFrame:
+    """The packaged datasets of an esm_speed run (`genobench.data.provenance.dataset_table`):
+    the speed proteins and the phage / host sets of the real validation task."""
+    from genobench.data.packaged import DATASETS
+    from genobench.data.provenance import dataset_table
+
+    uses = [("speed proteins", fasta, f"none (timing only); length buckets {length_buckets} aa")]
+    if validation_real:
+        uses += [("validation, viral", p, "label 1: all its proteins in the length range")
+                 for p in validation_real["phages"]]
+        uses += [("validation, host", validation_real["host"], "label 0: Prodigal gene calls "
+                  "(pyrodigal, single mode), each matched in length to a phage protein")]
+    return dataset_table([u for u in uses if str(u[1]) in DATASETS])
 
 
 # ------------------------------------------------------------------------ synthetic

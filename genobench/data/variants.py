@@ -9,7 +9,8 @@ does not match the reference, a label that is not 0/1 (or benign/pathogenic).
 
 Substitutions (SNVs, and multi-base substitutions with len(ref) == len(alt)) are
 scored; insertions and deletions are dropped with a warning, because the masked and
-windowed scores below compare aligned ref/alt windows.
+windowed scores below compare aligned ref/alt windows; a file of indels only, and a
+variant listed twice, are errors.
 """
 
 from __future__ import annotations
@@ -165,7 +166,20 @@ def load_variants(path: str | Path, genome: dict[str, str]) -> pd.DataFrame:
     df["pos"], df["label"] = positions, labels
     df["ref"], df["alt"] = df["ref"].str.upper(), df["alt"].str.upper()
     df["region_type"] = df["region_type"].replace("", "unknown")
+    key = ["chrom", "pos", "ref", "alt"]
+    repeated = df[df.duplicated(key, keep=False)]
+    if len(repeated):
+        first = repeated.iloc[0]
+        lines = repeated.loc[(repeated[key] == first[key]).all(axis=1), "file_line"].tolist()
+        raise InputError(f"{path}: the variant {first.chrom}:{first.pos} {first.ref}>{first.alt} "
+                         f"appears on lines {', '.join(map(str, lines))} ({len(repeated)} "
+                         "duplicated rows in all). Each variant may appear once: remove the "
+                         "repeated rows.")
     indel = df["ref"].str.len() != df["alt"].str.len()
+    if indel.all():
+        raise InputError(f"{path}: all {len(df)} variants are insertions or deletions, and only "
+                         "substitutions (len(ref) == len(alt)) can be scored. Give SNVs or "
+                         "multi-base substitutions.")
     if indel.any():
         warnings.warn(f"{path}: dropping {int(indel.sum())} insertion/deletion row(s) (first at "
                       f"line {df.loc[indel, 'file_line'].iloc[0]}); only substitutions are scored.",

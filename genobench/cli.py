@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RunConfigError, FileNotFoundError) as exc:
         print(f"genobench: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("genobench: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

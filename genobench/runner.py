@@ -118,7 +118,7 @@ def check_parameters(nb, params: dict[str, Any], where: str) -> dict[str, dict[s
 
 
 def environment() -> dict[str, Any]:
-    """Git commit, package versions and device of this machine."""
+    """Git commit, package versions and device of this machine (and the SLURM job, if any)."""
     versions = {}
     for pkg in VERSIONED_PACKAGES:
         try:
@@ -141,7 +141,7 @@ def environment() -> dict[str, Any]:
         except ImportError:
             pass
     return {"git_commit": commit, "python": platform.python_version(), "versions": versions,
-            "device": device}
+            "device": device, "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
 
 
 def nvml_gpu_count() -> int:

@@ -31,7 +31,7 @@ def test_smoke_notebook_run(in_repo, tmp_path):
     for name in ("duration_comparison", "training_curves", "learned_durations_semicrf"):
         assert (run_dir / "figures" / f"{name}.html").is_file()
     for model in MODELS:
-        assert (run_dir / "checkpoints" / f"{model}_best.pt").is_file()
+        assert (Path(record["state_dir"]) / "checkpoints" / f"{model}_best.pt").is_file()
     assert (tmp_path / "data").is_dir()  # the splits were saved where asked
     assert record["headline"]["metric"].startswith("boundary F1")
 

@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RunConfigError, FileNotFoundError, InputError) as exc:
         print(f"genobench: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("genobench: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ duration_bins = 30  # log-spaced bins of the duration histograms
 kl_smoothing = 0.5  # pseudo-count added to every bin of both histograms before the KL
 select_on = "boundary_f1"  # best epoch by: boundary_f1 (largest tolerance) | position_f1 | val_loss
 data_dir = None  # where generated splits are kept; None: the genobench cache, gene_structure/
-checkpoint_dir = None  # None: checkpoints/ under output_dir
+checkpoint_dir = None  # None: checkpoints/ under state_dir
+state_dir = None  # lasting state (checkpoints); genobench run: the cache, per run + params
 resume = True  # continue from <checkpoint_dir>/<model>_last.pt when one is there
 output_dir = "reports/interactive/semicrf_synthetic"
 
@@ -98,7 +99,7 @@ if num_threads:
     torch.set_num_threads(num_threads)
     numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))
 out = RunOutputs(output_dir)
-checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out.dir / "checkpoints"
+checkpoint_dir = Path(checkpoint_dir or Path(state_dir or out.dir) / "checkpoints")
 unknown = sorted(set(models) - set(MODELS))
 if unknown:
     raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")

@@ -25,8 +25,8 @@ from genobench.runner import RunConfigError, load_params
 from genobench.workflow import SNAKEFILE
 from genobench.workflow.driver import ReportOptions, snakemake_command
 from genobench.workflow.jobs import sweep_overrides
-from genobench.workflow.plan import (MAX_NAME, job_resources, plan_runs, rule_names,
-                                     run_name, runs_of_params_file, sweep_points)
+from genobench.workflow.plan import (MACHINE_UNITS, MAX_NAME, job_resources, plan_runs,
+                                     rule_names, run_name, runs_of_params_file, sweep_points)
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "workflow_fixtures"
@@ -104,6 +104,7 @@ def test_sweep_values_that_name_alike_get_distinct_runs(tmp_path):
     ("resources: {gpus: -1}", "resources.gpus must be an integer >= 0"),
     ("resources: {mem_gb: lots}", "resources.mem_gb must be a number"),
     ("resources: {gpu_model: a100}", "gpu_model needs gpus >= 1"),
+    ("resources: {exclusive: yes please}", "resources.exclusive must be true or false"),
 ])
 def test_bad_sweeps_and_resources_are_refused(tmp_path, text, message):
     params = tmp_path / "bad.yaml"
@@ -113,14 +114,18 @@ def test_bad_sweeps_and_resources_are_refused(tmp_path, text, message):
 
 
 def test_resources_become_snakemake_resources():
-    assert job_resources(None, "f") == (1, {})
-    assert job_resources(None, "f", device="cuda") == (1, {"gpu": 1})
-    assert job_resources({"gpus": 0}, "f", device="cuda:0") == (1, {})
-    assert job_resources({"mem_gb": 1}, "f", device="cpu") == (1, {"mem_mb": 1024})
-    assert job_resources({"gpus": 0, "mem_gb": 2}, "f") == (1, {"mem_mb": 2048})
+    one = {"machine": 1}  # every job takes one unit of the machine
+    assert job_resources(None, "f") == (1, one)
+    assert job_resources(None, "f", device="cuda") == (1, {"gpu": 1, **one})
+    assert job_resources({"gpus": 0}, "f", device="cuda:0") == (1, one)
+    assert job_resources({"mem_gb": 1}, "f", device="cpu") == (1, {"mem_mb": 1024, **one})
+    assert job_resources({"gpus": 0, "mem_gb": 2}, "f") == (1, {"mem_mb": 2048, **one})
     assert job_resources({"gpus": 1, "gpu_model": "a100", "mem_gb": 80, "runtime_min": 120,
                           "cpus": 8}, "f") == \
-        (8, {"gpu": 1, "gpu_model": "a100", "mem_mb": 81920, "runtime": 120})
+        (8, {"gpu": 1, "gpu_model": "a100", "mem_mb": 81920, "runtime": 120, **one})
+    assert job_resources({"exclusive": True}, "f") == \
+        (1, {"machine": MACHINE_UNITS, "slurm_extra": "'--exclusive'"})
+    assert job_resources({"exclusive": False}, "f") == (1, one)
 
 
 def test_workflow_keys_are_not_notebook_parameters(tmp_path):
@@ -147,7 +152,7 @@ def test_plan_discovers_notebooks_and_params_files(tmp_path):
     runs, notes = plan_runs(tmp_path / "notebooks", tmp_path / "params", ["gpu"])
     assert [run.label() for run in runs] == ["a/gpu"]
     assert notes == [f"skipped b: no {tmp_path / 'params' / 'b' / 'gpu.yaml'}"]
-    assert runs[0].resources == {"gpu": 1}  # device: cuda asks for a GPU by default
+    assert runs[0].resources == {"gpu": 1, "machine": 1}  # device: cuda asks for a GPU
     with pytest.raises(RunConfigError, match="does not exist"):
         plan_runs(tmp_path / "notebooks", tmp_path / "params", ["gpu"], only=["b"])
     with pytest.raises(RunConfigError, match="no notebook zzz"):
@@ -162,12 +167,14 @@ def test_snakemake_command_line():
     assert local[:3][1:] == ["-m", "snakemake"]
     assert str(SNAKEFILE) in local and "--keep-going" in local
     assert local[local.index("--cores") + 1] == "3"
+    assert local[local.index("--resources") + 1] == f"machine={MACHINE_UNITS}"
     assert "params=smoke" in local and "--jobs" not in local
     slurm = snakemake_command(ReportOptions(profile="profiles/slurm", dry_run=True,
                                             snakemake_args=["--forceall"]),
-                              forcerun=["reports/runs/a/cpu/run.json"])
+                              forcerun=["reports/.workflow/jobs/a/cpu.json"])
     assert "--cores" not in slurm and "--jobs" not in slurm  # the profile's
-    assert slurm[-3:] == ["--forcerun", "reports/runs/a/cpu/run.json", "--forceall"]
+    assert "--resources" not in slurm  # on a cluster, exclusive jobs get a node instead
+    assert slurm[-3:] == ["--forcerun", "reports/.workflow/jobs/a/cpu.json", "--forceall"]
     assert "--dry-run" in slurm
     executor = snakemake_command(ReportOptions(executor="slurm"))
     assert executor[executor.index("--jobs") + 1] == "50" and "--cores" not in executor
@@ -176,10 +183,10 @@ def test_snakemake_command_line():
 # --- dry runs of the real notebooks, locally and with the SLURM profile ----------------
 
 def _dry_run_jobs(output: str) -> dict[str, str]:
-    """Output file -> resources line, for every run job a Snakemake dry run lists."""
+    """Output (job file) -> resources line, for every run job a Snakemake dry run lists."""
     jobs = {}
     for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", output):
-        out = re.search(r"^\s+output: (\S+/run\.json)$", block, re.M)
+        out = re.search(r"^\s+output: (\S+/\.workflow/jobs/\S+\.json)$", block, re.M)
         res = re.search(r"^\s+resources: (.*)$", block, re.M)
         if out:
             jobs[out.group(1)] = res.group(1) if res else ""
@@ -193,7 +200,7 @@ def test_dry_run_lists_every_notebooks_run(tmp_path):
     assert {run.notebook for run in runs} == {p.stem for p in (REPO / "notebooks").glob("*.py")}
     listed = _dry_run_jobs(out)
     for run in runs:
-        assert run.record_file("reports") in listed, run.label()
+        assert run.job_file("reports") in listed, run.label()
         assert "Missing output files" in out
     assert "would run " + ", ".join(run.label() for run in runs) in out
     assert not (tmp_path / "reports" / "runs").exists()  # nothing executed
@@ -205,9 +212,9 @@ def test_slurm_profile_dry_run_requests_gpus_only_for_gpu_runs(tmp_path):
     assert code == 0, out
     runs, _ = plan_runs(REPO / "notebooks", REPO / "params", ["cpu", "gpu"])
     listed = _dry_run_jobs(out)
-    assert set(listed) == {run.record_file("reports") for run in runs}
+    assert set(listed) == {run.job_file("reports") for run in runs}
     for run in runs:
-        resources = listed[run.record_file("reports")]
+        resources = listed[run.job_file("reports")]
         assert "slurm_account=" in resources  # the profile's default resources apply
         gpu = re.search(r"\bgpu=(\d+)", resources)
         if run.params_name == "cpu":
@@ -217,7 +224,24 @@ def test_slurm_profile_dry_run_requests_gpus_only_for_gpu_runs(tmp_path):
                 (run.label(), resources)
         if "mem_mb" in run.resources:
             assert f"mem_mb={run.resources['mem_mb']}" in resources
-    assert re.search(r"\bgpu=1\b", listed["reports/runs/binning/gpu/run.json"])
+    assert re.search(r"\bgpu=1\b", listed["reports/.workflow/jobs/binning/gpu.json"])
+
+
+def test_timing_runs_take_the_whole_machine_locally_and_a_node_on_slurm(tmp_path):
+    code, out = report(tmp_path, "--params", "cpu", "--dry-run", *REAL_DIRS)
+    assert code == 0, out
+    listed = _dry_run_jobs(out)
+    exclusive = {f"reports/.workflow/jobs/{nb}/cpu.json" for nb in ("esm_speed", "quantization")}
+    assert exclusive <= set(listed)
+    for job, resources in listed.items():
+        units = int(re.search(r"\bmachine=(\d+)", resources).group(1))
+        assert units == (MACHINE_UNITS if job in exclusive else 1), (job, resources)
+    code, out = report(tmp_path, "--profile", str(REPO / "profiles" / "slurm"),
+                       "--params", "cpu", "gpu", "--dry-run", *REAL_DIRS)
+    assert code == 0, out
+    for job, resources in _dry_run_jobs(out).items():
+        timed = re.search(r"/(esm_speed|quantization)/", job) is not None
+        assert ("slurm_extra='--exclusive'" in resources) == timed, (job, resources)
 
 
 def test_profile_partitions_send_gpu_runs_to_the_gpu_partition():
@@ -271,11 +295,12 @@ def test_a_failed_run_is_recorded_and_shown_and_the_others_finish(first_report):
     assert failed["status"] == "failed"
     assert "deliberate failure of the beta notebook" in failed["error"]
     lost = record(workspace, "alpha", "failing")  # its job died: no run.json of its own
-    assert lost["status"] == "failed" and "ended without writing run.json" in lost["error"]
+    assert lost["status"] == "failed" and "ended without finishing its run" in lost["error"]
+    assert lost["attempt"].startswith("attempts/") and lost["attempt"].endswith("-failed")
     assert "FAILED beta/failing" in out and "FAILED alpha/failing" in out
     index = (workspace / "reports" / "site" / "index.html").read_text()
     assert "FAILED" in index and "deliberate failure of the beta notebook" in index
-    assert "runs/alpha/failing/" in index and "ended without writing run.json" in index
+    assert "runs/alpha/failing/" in index and "ended without finishing its run" in index
     # ... and every other run finished
     assert {r["status"] for r in map(json.loads, map(Path.read_text, (
         workspace / "reports" / "runs").glob("*/*/run.json"))) if r["params_name"] !=

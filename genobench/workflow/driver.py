@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genobench import __version__
-from genobench.runner import nvml_gpu_count
-from genobench.workflow import SNAKEFILE, jobs
-from genobench.workflow.plan import Run, plan_runs, rule_names
+from genobench.runner import GOOD, RunConfigError, nvml_gpu_count
+from genobench.workflow import SNAKEFILE, jobs, slurm
+from genobench.workflow.plan import MACHINE, MACHINE_UNITS, Run, plan_runs, rule_names
 
 
 @dataclass
@@ -45,13 +46,6 @@ class ReportOptions:
         return self.profile is None and self.executor in (None, "local")
 
 
-def _status(path: str) -> str | None:
-    try:
-        return json.loads(Path(path).read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def _mtime(path: str | Path) -> float | None:
     try:
         return os.stat(path).st_mtime_ns
@@ -60,9 +54,9 @@ def _mtime(path: str | Path) -> float | None:
 
 
 def failed_runs(runs: list[Run], reports_dir: str) -> list[Run]:
-    """Planned runs whose run.json exists but does not say ok: they are rerun."""
-    return [run for run in runs if Path(run.record_file(reports_dir)).is_file()
-            and _status(run.record_file(reports_dir)) != "ok"]
+    """Planned runs whose last job recorded a failed attempt: they are rerun."""
+    return [run for run in runs if (jobs.job_status(run, reports_dir) or {}).get("status")
+            not in (None, *GOOD)]
 
 
 def snakemake_command(opts: ReportOptions, forcerun: list[str] = ()) -> list[str]:
@@ -80,9 +74,12 @@ def snakemake_command(opts: ReportOptions, forcerun: list[str] = ()) -> list[str
         cmd += ["--executor", opts.executor]
     if opts.local:
         cmd += ["--cores", str(opts.cores or os.cpu_count() or 1)]
+        # an exclusive (timing) run takes every unit: it runs alone
+        limits = [f"{MACHINE}={MACHINE_UNITS}"]
         gpus = nvml_gpu_count()
         if gpus:  # runs that declare GPUs share this machine's, never more at once
-            cmd += ["--resources", f"gpu={gpus}"]
+            limits.append(f"gpu={gpus}")
+        cmd += ["--resources", *limits]
     else:
         if opts.cores:
             cmd += ["--cores", str(opts.cores)]
@@ -100,17 +97,38 @@ def _labels(runs: list[Run], limit: int = 12) -> str:
     return shown + (f", … ({len(runs) - limit} more)" if len(runs) > limit else "")
 
 
-def _stream(cmd: list[str]) -> tuple[int, str]:
-    """Run a command, echoing its output as it comes; return (exit code, output)."""
+def _stream(cmd: list[str]) -> tuple[int, str, bool]:
+    """Run a command, echoing its output as it comes; (exit code, output, interrupted).
+
+    Snakemake runs in a session of its own, so a Ctrl-C reaches it once, from here:
+    it is forwarded as SIGINT and Snakemake is waited for while it cancels its jobs
+    (on SLURM, scancel). Each further Ctrl-C is forwarded too.
+    """
     lines = []
+    interrupted = False
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace", bufsize=1) as proc:
+                          errors="replace", bufsize=1, start_new_session=True) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            lines.append(line)
-    return proc.returncode, "".join(lines)
+        while True:
+            try:
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                    lines.append(line)
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                proc.send_signal(signal.SIGINT)
+        proc.wait()
+    return proc.returncode, "".join(lines), interrupted
+
+
+def _error_blocks(output: str) -> dict[str, str]:
+    """Rule name -> the text of Snakemake's `Error in rule NAME:` block for it."""
+    blocks = {}
+    for match in re.finditer(r"^Error in rule (\S+):$(.*?)(?=^\S|\Z)", output, re.M | re.S):
+        blocks[match.group(1)] = blocks.get(match.group(1), "") + match.group(2)
+    return blocks
 
 
 def _runs_of_rules(pattern: str, output: str, runs: list[Run]) -> list[Run]:
@@ -119,11 +137,50 @@ def _runs_of_rules(pattern: str, output: str, runs: list[Run]) -> list[Run]:
     return [run for run, name in zip(runs, rule_names(runs)) if name in listed]
 
 
+def check_cluster(opts: ReportOptions) -> None:
+    """Refuse a SLURM profile that cannot work here (placeholders, partitions, status command).
+
+    In a dry run the problems are printed as notes instead: nothing is submitted.
+    """
+    problems: list[str] = []
+    if opts.profile:
+        profile = slurm.read_profile(opts.profile)
+        if profile.config.get("executor") == "slurm" or opts.executor == "slurm":
+            problems = slurm.profile_problems(profile)
+    elif opts.executor == "slurm":
+        problems = slurm.status_command_problems(None, "--executor slurm")
+    if not problems:
+        return
+    if opts.dry_run:
+        for problem in problems:
+            print(f"note: {problem}")
+        return
+    raise RunConfigError("the cluster setup cannot work:\n  " + "\n  ".join(problems))
+
+
+def _record_lost_jobs(runs: list[Run], output: str, reports_dir: str) -> list[Run]:
+    """Record as failed every run whose job failed without writing its job file.
+
+    Such a job was killed (time or memory limit, node failure, scancel) or never
+    started; its SLURM state or sbatch's message, when Snakemake's output has them,
+    becomes the record's error.
+    """
+    blocks = _error_blocks(output)
+    lost = [run for run, name in zip(runs, rule_names(runs)) if name in blocks
+            and jobs.job_status(run, reports_dir) is None]
+    names = dict(zip((run.key for run in runs), rule_names(runs)))
+    for run in lost:
+        jobs.record_failure_of_lost_job(run, reports_dir,
+                                        slurm.job_failure(blocks[names[run.key]]))
+    return lost
+
+
 def report(opts: ReportOptions) -> int:
-    """Run the report through the workflow; 0 when every planned run is ok."""
+    """Run the report through the workflow; 0 when every planned run is ok (or partial)."""
     runs, notes = plan_runs(opts.notebooks_dir, opts.params_dir, opts.params_sets, opts.only)
     for note in notes:
         print(f"note: {note}")
+    check_cluster(opts)
     site_index = Path(opts.reports_dir) / "site" / "index.html"
     failed_before = failed_runs(runs, opts.reports_dir)
     if failed_before:
@@ -131,15 +188,23 @@ def report(opts: ReportOptions) -> int:
     forced = runs if opts.force else failed_before
     print(f"{len(runs)} run(s) with params {', '.join(opts.params_sets)}: {_labels(runs)}",
           flush=True)
-    before = {run.key: _mtime(run.record_file(opts.reports_dir)) for run in runs}
+    before = {run.key: _mtime(run.job_file(opts.reports_dir)) for run in runs}
     site_before = _mtime(site_index)
 
-    code, output = _stream(snakemake_command(
-        opts, [run.record_file(opts.reports_dir) for run in forced]))
+    code, output, interrupted = _stream(snakemake_command(
+        opts, [run.job_file(opts.reports_dir) for run in forced]))
+    if interrupted:
+        lost = _record_lost_jobs(runs, output, opts.reports_dir)
+        print(f"genobench: interrupted; Snakemake stopped (exit code {code}) after cancelling "
+              f"its running jobs" + (f"; recorded as failed: {_labels(lost)}" if lost else ""),
+              file=sys.stderr)
+        return 130
     if "LockException" in output or "cannot be locked" in output:
         print("genobench: another Snakemake holds the lock on this folder; if none is "
               "running (an earlier one was killed), `genobench report -- --unlock` "
               "releases it", file=sys.stderr)
+    if "--unlock" in opts.snakemake_args:
+        return code
     if opts.dry_run:
         todo = _runs_of_rules(r"^rule (\S+):$", output, runs)
         if code == 0:
@@ -150,13 +215,8 @@ def report(opts: ReportOptions) -> int:
         return code
 
     changed = [run for run in runs
-               if _mtime(run.record_file(opts.reports_dir)) != before[run.key]]
-    # A job that died without writing its run.json (killed for time or memory, node
-    # failure): record it as failed so the site shows it and the next report reruns it.
-    lost = [run for run in _runs_of_rules(r"^Error in rule (\S+):$", output, runs)
-            if not Path(run.record_file(opts.reports_dir)).is_file()]
-    for run in lost:
-        jobs.record_failure_of_lost_job(run, opts.reports_dir)
+               if _mtime(run.job_file(opts.reports_dir)) != before[run.key]]
+    lost = _record_lost_jobs(runs, output, opts.reports_dir)
     if lost:
         jobs.render(opts.reports_dir, opts.quarto_config, opts.renderer)
         changed += [run for run in lost if run not in changed]
@@ -170,14 +230,20 @@ def report(opts: ReportOptions) -> int:
               f"notebook, params file or genobench version {__version__} changed since "
               f"they ran; --force reruns them anyway); site: {site_index}")
         return 0
-    failed = [run for run in runs if _status(run.record_file(opts.reports_dir)) != "ok"]
     print(f"ran {len(changed)} of {len(runs)} run(s)"
           + (f": {_labels(changed, limit=len(changed))}" if changed else "")
           + f"; site: {site_index}")
-    for run in failed:
-        record = json.loads(Path(run.record_file(opts.reports_dir)).read_text()) \
-            if Path(run.record_file(opts.reports_dir)).is_file() else {}
-        print(f"FAILED {run.label()}: {record.get('error', 'no run.json')}", file=sys.stderr)
+    failed = []
+    for run in runs:
+        status = jobs.job_status(run, opts.reports_dir) or {}
+        if status.get("status") == "partial":
+            print(f"PARTIAL {run.label()}: {status.get('error')}", file=sys.stderr)
+        elif status.get("status") not in GOOD:
+            failed.append(run)
+            kept = " (its last good result is kept)" if \
+                jobs.runner.good_result(run.run_dir(opts.reports_dir)) else ""
+            print(f"FAILED {run.label()}: {status.get('error', 'no record')}{kept}",
+                  file=sys.stderr)
     if failed:
         print(f"{len(failed)} run(s) failed; they are rerun by the next `genobench report`",
               file=sys.stderr)

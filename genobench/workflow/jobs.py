@@ -5,14 +5,14 @@ Both call the same code as the `genobench run` and `genobench render` commands.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from genobench import __version__, runner
-from genobench.results import atomic_write_text
-from genobench.workflow.plan import Run
+from genobench.results import atomic_write_json, atomic_write_text
+from genobench.workflow.plan import WORKFLOW_DIR, Run
 
-WORKFLOW_DIR = ".workflow"  # under reports/: the package-version stamp
 VERSION_FILE = "genobench-version.txt"
 
 
@@ -57,8 +57,9 @@ def execute_run(run: Run, reports_dir: str | Path, notebooks_dir: str | Path) ->
     """Run one planned run with `runner.run_notebook` (the code of `genobench run`).
 
     A notebook that fails, or a run refused before it starts (an unknown parameter
-    in the file or the sweep), is recorded as failed in its run.json; nothing is
-    raised, so the workflow goes on and the site shows the failure.
+    in the file or the sweep), is recorded as a failed attempt; nothing is raised,
+    so the workflow goes on and the site shows the failure. The job's output,
+    `run.job_file`, says how this attempt ended.
     """
     try:
         py_path = runner.notebook_path(run.notebook_file, notebooks_dir)
@@ -73,7 +74,23 @@ def execute_run(run: Run, reports_dir: str | Path, notebooks_dir: str | Path) ->
                                        params_file=run.params_file, extra=run_extra(run))
     print(f"{run.label()}: {record['status']} in {record.get('duration_s', 0):.1f} s"
           + (f" ({record['error']})" if record["error"] else ""), flush=True)
+    write_job_file(run, reports_dir, record)
     return record
+
+
+def write_job_file(run: Run, reports_dir: str | Path, record: dict[str, Any]) -> None:
+    """The job's output: the status and error of its attempt, and where that attempt is."""
+    atomic_write_json({key: record.get(key) for key in ("status", "error", "attempt",
+                                                         "finished")},
+                      run.job_file(reports_dir))
+
+
+def job_status(run: Run, reports_dir: str | Path) -> dict[str, Any] | None:
+    """What the run's last job wrote (None when it never finished)."""
+    try:
+        return json.loads(Path(run.job_file(reports_dir)).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def render(reports_dir: str | Path, config_template: str | Path, renderer: str) -> Path:
@@ -85,10 +102,19 @@ def render(reports_dir: str | Path, config_template: str | Path, renderer: str) 
     return site
 
 
-def record_failure_of_lost_job(run: Run, reports_dir: str | Path) -> dict[str, Any]:
-    """Record a run whose job died without writing run.json (its partial files are kept)."""
-    return runner.record_failure(
-        run.notebook, run.name, reports_dir,
-        "the job ended without writing run.json (killed for time or memory, or its node "
-        "failed?); see Snakemake's log in .snakemake/log/ (and .snakemake/slurm_logs/ on "
-        "SLURM)", params_file=run.params_file, extra=run_extra(run), clear=False)
+LOST_JOB = ("the job ended without finishing its run (killed for time or memory, or its "
+            "node failed?); see Snakemake's log in .snakemake/log/ (and "
+            ".snakemake/slurm_logs/ on SLURM)")
+
+
+def record_failure_of_lost_job(run: Run, reports_dir: str | Path, cause: str | None = None
+                               ) -> dict[str, Any]:
+    """Record a run whose job died or never started as a failed attempt.
+
+    `cause` is what is known of it (the SLURM state, what sbatch said); the attempt's
+    partial files are kept and a good result of an earlier run is not touched.
+    """
+    record = runner.record_failure(run.notebook, run.name, reports_dir, cause or LOST_JOB,
+                                   params_file=run.params_file, extra=run_extra(run))
+    write_job_file(run, reports_dir, record)
+    return record

@@ -5,10 +5,11 @@ into `reports/runs/<notebook>/<run name>/`. Besides notebook parameters, a param
 file may hold two workflow keys, read here and never passed to the notebook:
 
 - `resources:` what one job of this file needs (`gpus`, `gpu_model`, `mem_gb`,
-  `runtime_min`, `cpus`). They become Snakemake resources, so the SLURM executor
-  requests a GPU exactly for the runs that need one: those declaring `gpus`, and
-  those whose parameters say `device: cuda` (one GPU unless `gpus` says otherwise).
-  Everything else is CPU-only.
+  `runtime_min`, `cpus`, `exclusive`). They become Snakemake resources, so the SLURM
+  executor requests a GPU exactly for the runs that need one: those declaring `gpus`,
+  and those whose parameters say `device: cuda` (one GPU unless `gpus` says
+  otherwise). Everything else is CPU-only. `exclusive: true` marks a run that times
+  things: no other job runs beside it (locally; on SLURM it gets a whole node).
 - `sweep:` a grid, `{parameter: [values], ...}`. Every combination is its own run,
   named from the combination (`<set>--<param>-<value>--...`, parameters sorted by
   name), so the same point always lands in the same run directory.
@@ -34,7 +35,14 @@ RESOURCE_KEYS = {
     "mem_gb": "memory per job, GB",
     "runtime_min": "wall-clock limit per job, minutes",
     "cpus": "CPU cores per job (default 1)",
+    "exclusive": "true for runs that time things: the machine to themselves (default false)",
 }
+# Every job takes one unit of this Snakemake resource, an exclusive job all of them,
+# so locally (`--resources machine=MACHINE_UNITS`) an exclusive job runs alone. On
+# SLURM the resource is not limited; exclusive jobs ask for a node of their own instead.
+MACHINE = "machine"
+MACHINE_UNITS = 1000
+WORKFLOW_DIR = ".workflow"  # under reports/: the workflow's own files
 MAX_NAME = 100  # longer sweep run names are shortened and suffixed with a hash
 
 
@@ -64,8 +72,18 @@ class Run:
         return Path(reports_dir) / "runs" / self.notebook / self.name
 
     def record_file(self, reports_dir: str | Path) -> str:
-        """The run's run.json, the output of its job (a normalized relative path)."""
+        """The run's run.json: its last good result (or its failure, when none)."""
         return os.path.normpath(self.run_dir(reports_dir) / RUN_FILE)
+
+    def job_file(self, reports_dir: str | Path) -> str:
+        """The output of the run's job: `reports/.workflow/jobs/<notebook>/<run>.json`.
+
+        It holds the status of the job's attempt. Snakemake deletes a job's output when
+        the job fails or is forced to rerun, so this file, never run.json, is it: the
+        last good result survives both.
+        """
+        return os.path.normpath(Path(reports_dir) / WORKFLOW_DIR / "jobs" / self.notebook
+                                / f"{self.name}.json")
 
     def label(self) -> str:
         return f"{self.notebook}/{self.name}"
@@ -124,7 +142,8 @@ def job_resources(declared: Any, where: str, device: Any = None) -> tuple[int, d
     `gpus` -> `gpu` (omitted when 0, so CPU jobs request no GPU; 1 by default when the
     file's `device` parameter is cuda), `gpu_model` -> `gpu_model`, `mem_gb` ->
     `mem_mb` (x 1024), `runtime_min` -> `runtime` (minutes), `cpus` -> the job's
-    threads (SLURM --cpus-per-task).
+    threads (SLURM --cpus-per-task). Every job takes `machine` = 1 of MACHINE_UNITS;
+    `exclusive: true` takes all of them and adds `slurm_extra: --exclusive`.
     """
     declared = {} if declared is None else declared
     if isinstance(declared, dict) and "gpus" not in declared \
@@ -164,6 +183,13 @@ def job_resources(declared: Any, where: str, device: Any = None) -> tuple[int, d
     if runtime:
         resources["runtime"] = runtime
     threads = number("cpus", True, 1) or 1
+    exclusive = declared.get("exclusive", False)
+    if not isinstance(exclusive, bool):
+        raise RunConfigError(f"{where}: resources.exclusive must be true or false, "
+                             f"got {exclusive!r}")
+    resources[MACHINE] = MACHINE_UNITS if exclusive else 1
+    if exclusive:
+        resources["slurm_extra"] = "'--exclusive'"
     return threads, resources
 
 

@@ -20,13 +20,15 @@ if not torch.cuda.is_available():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `gpu` are skipped, with the reason, where CUDA is not available."""
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    """Tests marked `gpu` are skipped, with the reason, where CUDA is not available; tests
+    marked `slurm` (a one-node cluster, minutes) run only with GENOBENCH_SLURM_TESTS=1."""
+    no_gpu = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    no_slurm = pytest.mark.skip(reason="starts a SLURM cluster: set GENOBENCH_SLURM_TESTS=1")
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(no_gpu)
+        if "slurm" in item.keywords and os.environ.get("GENOBENCH_SLURM_TESTS") != "1":
+            item.add_marker(no_slurm)
 
 
 @pytest.fixture(scope="session", autouse=True)

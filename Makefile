@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PARAMS ?= cpu real
 
-.PHONY: report test venv clean
+.PHONY: report test venv clean gpu-check
 
 report: $(STAMP)
 	$(VENV)/bin/genobench report --params $(PARAMS)
@@ -24,3 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 clean:
 	rm -rf reports/runs reports/site reports/_quarto.yml reports/index.qmd
+
+# Every CUDA path in one command (see README, "GPU check"); tables go to benchmarks/gpu_check/
+gpu-check:
+	scripts/gpu-check $(OUT)

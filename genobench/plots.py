@@ -238,6 +238,24 @@ def roc_pr_figure(scores: pd.DataFrame, metrics: pd.DataFrame, title: str = "") 
     return fig
 
 
+def auroc_intervals(metrics: pd.DataFrame) -> go.Figure:
+    """AUROC of each model/method on all variants with its bootstrap interval (whiskers),
+    and the chance level 0.5."""
+    overall = metrics[metrics["region_type"] == "all"]
+    labels = overall["model"] + " / " + overall["method"]
+    fig = go.Figure(go.Scatter(
+        x=overall["auroc"], y=labels, mode="markers", marker=dict(size=10),
+        error_x=dict(type="data", symmetric=False,
+                     array=overall["auroc_high"] - overall["auroc"],
+                     arrayminus=overall["auroc"] - overall["auroc_low"])))
+    fig.add_vline(x=0.5, line_dash="dot", line_color="grey", annotation_text="chance")
+    fig.update_layout(title="AUROC on all variants (bootstrap 95% interval)",
+                      template="plotly_white", height=160 + 40 * len(overall),
+                      xaxis=dict(title="AUROC", range=[0, 1]),
+                      yaxis=dict(autorange="reversed"))
+    return fig
+
+
 def region_heatmap(metrics: pd.DataFrame, value: str = "auroc") -> go.Figure:
     """Model/method x region-type heat-map of `value` (AUROC by default)."""
     table = metrics.assign(row=metrics["model"] + " / " + metrics["method"]).pivot_table(

@@ -78,8 +78,10 @@ class RunOutputs:
         return atomic_write_json(obj, self.dir / name)
 
     def figure(self, fig, name: str) -> Path:
-        """Write a plotly figure as self-contained interactive HTML (`figures/<name>.html`)."""
+        """Write a plotly figure as self-contained interactive HTML (`figures/<name>.html`)
+        and as plotly JSON (`figures/<name>.json`, what the site's front page shows)."""
         path = self.dir / "figures" / f"{name}.html"
+        atomic_write_text(fig.to_json(), path.with_suffix(".json"))
         return _atomic_write(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True,
                                                               full_html=True))
 

@@ -67,7 +67,7 @@ from genobench.data.variants import load_variants, read_fasta, variant_windows
 from genobench.gfm.scoring import score_models
 from genobench.models.registry import load_registry, select_models
 from genobench.metrics.variant_effect import zeroshot_metrics
-from genobench.plots import (region_heatmap, roc_pr_figure, score_distributions,
+from genobench.plots import (auroc_intervals, region_heatmap, roc_pr_figure, score_distributions,
                              use_notebook_renderer)
 from genobench.results import RunOutputs, write_failures
 
@@ -153,6 +153,11 @@ best = overall.sort_values("auroc", ascending=False).iloc[0]
 out.headline(f"AUROC ({best['model']}, {best['method']})", best["auroc"])
 overall[["model", "method", "n", "auroc", "auroc_low", "auroc_high", "auprc", "auprc_low",
          "auprc_high", "auprc_baseline"]].round(3)
+
+# %%
+fig = auroc_intervals(metrics)
+out.figure(fig, "auroc_intervals")
+fig.show()
 
 # %% [markdown]
 # ### By region type

@@ -23,4 +23,4 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf reports/runs reports/site reports/_quarto.yml reports/index.qmd
+	rm -rf reports/runs reports/site reports/assets reports/_quarto.yml reports/index.qmd

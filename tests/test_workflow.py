@@ -274,7 +274,8 @@ def test_a_failed_run_is_recorded_and_shown_and_the_others_finish(first_report):
     assert lost["status"] == "failed" and "ended without writing run.json" in lost["error"]
     assert "FAILED beta/failing" in out and "FAILED alpha/failing" in out
     index = (workspace / "reports" / "site" / "index.html").read_text()
-    assert "FAILED" in index and "deliberate failure of the beta notebook" in index
+    assert 'gb-failed">failed<' in index  # its status badge
+    assert "deliberate failure of the beta notebook" in index
     assert "runs/alpha/failing/" in index and "ended without writing run.json" in index
     # ... and every other run finished
     assert {r["status"] for r in map(json.loads, map(Path.read_text, (

@@ -23,7 +23,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf reports/runs reports/site reports/_quarto.yml reports/index.qmd
+	rm -rf reports/runs reports/site reports/assets reports/_quarto.yml reports/index.qmd
 
 # Every CUDA path in one command (see README, "GPU check"); tables go to benchmarks/gpu_check/
 gpu-check:

@@ -299,7 +299,8 @@ def test_a_failed_run_is_recorded_and_shown_and_the_others_finish(first_report):
     assert lost["attempt"].startswith("attempts/") and lost["attempt"].endswith("-failed")
     assert "FAILED beta/failing" in out and "FAILED alpha/failing" in out
     index = (workspace / "reports" / "site" / "index.html").read_text()
-    assert "FAILED" in index and "deliberate failure of the beta notebook" in index
+    assert 'gb-failed">failed<' in index  # its status badge
+    assert "deliberate failure of the beta notebook" in index
     assert "runs/alpha/failing/" in index and "ended without finishing its run" in index
     # ... and every other run finished
     assert {r["status"] for r in map(json.loads, map(Path.read_text, (

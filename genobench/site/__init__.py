@@ -60,7 +60,8 @@ def _sweep_csv(group: list[dict[str, Any]]) -> str:
 
 
 def _quarto_page(title: str, html: str) -> str:
-    return f"---\ntitle: {yaml.safe_dump(title).splitlines()[0]}\n---\n\n```{{=html}}\n{html}\n```\n"
+    front = yaml.safe_dump({"title": title}, width=1000).strip()
+    return f"---\n{front}\n---\n\n```{{=html}}\n{html}\n```\n"
 
 
 def write_project(reports_dir: str | Path, config_template: str | Path = "_quarto.yml",
@@ -104,9 +105,9 @@ def write_project(reports_dir: str | Path, config_template: str | Path = "_quart
     website.setdefault("title", pages.SITE_TITLE)
     website["navbar"] = {"left": [{"href": "index.qmd", "text": "Home"}] + [
         {"text": bench["title"], "menu": [{"href": "index.qmd", "text": "overview"}] + [
-            {"href": Path(r["href"]).with_suffix(
-                ".ipynb" if r["href"].endswith(f"/{bench['name']}.html") else ".qmd").as_posix(),
-             "text": f"{r['label']} ({r['status']})"} for r in bench["runs"] if r["href"]]}
+            {"href": r["source"], "text": f"{r['label']} ({r['status']})"}
+            for r in bench["runs"] if r["source"]] + [
+            {"href": s["source"], "text": s["label"]} for s in bench["sweeps"]]}
         for bench in pages.nav(runs)]}
     html = config.setdefault("format", {}).setdefault("html", {})
     html.update({"code-fold": True, "code-tools": True})

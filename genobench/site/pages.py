@@ -1,4 +1,4 @@
-"""The site's pages as template contexts, and their HTML (Jinja2 templates, nbconvert for notebooks).
+"""The site's pages as template contexts, and their HTML (Jinja2; nbconvert for notebooks).
 
 Every link in a context is relative to the site root; a template prefixes it with
 `root` (the way from its page back to the root), so pages work from `file://`.
@@ -59,7 +59,7 @@ def headline_text(run: dict[str, Any]) -> str | None:
 def provenance(run: dict[str, Any]) -> str:
     """One line: commit, hardware, date, params file, duration."""
     if run["status"] == "broken":
-        return "record unreadable"
+        return "unreadable, see the error"
     device = run.get("device") or {}
     hardware = device.get("gpu") or (f"CPU {device['cpu']}" if device.get("cpu") else None)
     finished = (run.get("finished") or run.get("started") or "")[:16].replace("T", " ")
@@ -127,10 +127,14 @@ def _by_notebook(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def nav(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The navigation every page shows: each benchmark with each of its runs."""
+    grids = sweeps(runs)
     return [{"name": notebook, "title": info(notebook).title,
-             "runs": [{"label": run_label(r), "status": r["status"],
+             "runs": [{"label": run_label(r), "status": r["status"], "source": r.get("page"),
                        "href": html_name(r["page"]) if r.get("page") else None}
-                      for r in group]}
+                      for r in group],
+             "sweeps": [{"label": f"{name} sweep", "source": sweep_page(notebook, name),
+                         "href": html_name(sweep_page(notebook, name))}
+                        for (nb, name) in grids if nb == notebook]}
             for notebook, group in _by_notebook(runs).items()]
 
 
@@ -169,7 +173,7 @@ def sweep_view(group: list[dict[str, Any]]) -> dict[str, Any]:
     keys = first["sweep"]["keys"]
     name = first["sweep"]["params_name"]
     return {"notebook": first["notebook"], "name": name, "size": len(group),
-            "keys": ", ".join(keys), "columns": keys,
+            "grid": ", ".join(keys), "columns": keys,
             "csv": f"{SWEEP_PREFIX}{name}.csv",
             "href": html_name(sweep_page(first["notebook"], name)),
             "rows": [{"point": [cell(r["sweep"]["values"].get(k)) for k in keys],

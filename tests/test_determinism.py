@@ -3,8 +3,8 @@
 The first run is the session's shared smoke run; the second goes into another folder with a
 fresh genobench cache, so local models and synthetic data are rebuilt too. Every CSV and
 JSON file the run wrote is compared byte for byte, cell by cell, except measurements of the
-machine, recognised by their column or key name (`is_measurement`): times, speeds, power,
-energy, peak memory and timestamps. Paths of the run's own folders are written as <ROOT> and
+machine, recognised by their file, column, key or figure-trace name (`is_measurement`):
+times, speeds, power, energy, peak memory and timestamps. Paths of the run's own folders are written as <ROOT> and
 <CACHE>.
 """
 
@@ -61,8 +61,9 @@ def _json_without_measurements(obj):
         measured_value = is_measurement(obj.get("metric", ""))  # headline.json: a speedup
         return {k: _json_without_measurements(v) for k, v in obj.items()
                 if not is_measurement(k) and not (k == "value" and measured_value)}
-    if isinstance(obj, list):
-        return [_json_without_measurements(v) for v in obj]
+    if isinstance(obj, list):  # a figure's traces: a trace named for a measurement is one
+        return [_json_without_measurements(v) for v in obj
+                if not (isinstance(v, dict) and is_measurement(v.get("name", "")))]
     return obj
 
 
@@ -77,6 +78,7 @@ def comparable(path: Path, roots: dict[str, str]):
 def tables(run_dir: Path) -> list[str]:
     return sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                   if p.suffix in (".csv", ".json") and p.name not in NOT_COMPARED
+                  and not is_measurement(p.stem)  # e.g. figures/throughput_by_bucket.json
                   and "attempts" not in p.relative_to(run_dir).parts)
 
 

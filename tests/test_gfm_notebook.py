@@ -80,10 +80,10 @@ def test_user_reference_and_variants(in_repo, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_model_that_cannot_load_is_a_failed_row_of_a_partial_run(tmp_path, monkeypatch):
+def test_a_model_that_cannot_load_is_a_failed_row_of_a_partial_run(in_repo, tmp_path,
+                                                                    monkeypatch):
     # Caduceus needs mamba_ssm (CUDA only); with it installed, the offline hub fails instead
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.chdir(REPO)
     record = run_notebook("gfm_zeroshot", "params/gfm_zeroshot/smoke.yaml",
                           {"models": ["caduceus", "kmer-markov"]}, reports_dir=tmp_path)
     run_dir = tmp_path / "runs" / "gfm_zeroshot" / "smoke"

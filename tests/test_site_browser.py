@@ -170,8 +170,8 @@ def test_every_page_loads_offline_with_figures_and_working_links(smoke_site, bro
         links += [(page, href) for href in browser.evaluate(
             "[...document.querySelectorAll('a[href]')].map(a => a.href)")]
     # the front page draws 3 key figures (binning, gradient check, quantization); the binning
-    # page its 2 UMAPs, gradient_check/smoke and quantization/smoke one each
-    assert figures == 3 + 2 + 1 + 1
+    # page its eps sweep and 2 UMAPs, gradient_check/smoke and quantization/smoke one each
+    assert figures == 3 + 3 + 1 + 1
     for page, href in links:
         assert href.startswith("file://"), (page, href)
         target, fragment = _local(href)

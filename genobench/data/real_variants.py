@@ -134,7 +134,7 @@ def variant_task_files(genome: dict[str, str], spec: VariantTaskSpec = VariantTa
     table = gene_variants(genome, genes, spec)
     tmp = folder.with_name(folder.name + f".{np.random.default_rng().integers(1 << 30)}.tmp")
     tmp.mkdir(parents=True)
-    write_fasta(genome, tmp / "genome.fna")
+    write_fasta(genome.items(), tmp / "genome.fna")
     table.to_csv(tmp / "variants.csv", index=False)
     genes.to_csv(tmp / "genes.csv", index=False)
     if folder.exists():  # another run wrote the same files first

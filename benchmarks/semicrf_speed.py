@@ -29,7 +29,7 @@ import torch
 
 from genobench.profiling.timing import summarize_times, time_repeats
 from genobench.semicrf import log_partition, triton_available
-from genobench.semicrf.check import random_problem
+from genobench.benchmarks.gradient_check import random_problem
 
 QUICK = {"shapes": "1000x1,1000x100,10000x100", "repeats": 3}
 FULL = {"shapes": "1000x1,1000x100,10000x100,20000x100,100000x100,100000x1000", "repeats": 5}

@@ -14,7 +14,7 @@ def _override(pairs: list[list[str]]) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from genobench.runner import read_params_file, run_notebook
+    from genobench.report.runner import read_params_file, run_notebook
 
     sweep = read_params_file(args.params).get("sweep") if args.params else None
     if sweep:
@@ -32,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from genobench.workflow.driver import ReportOptions, report
+    from genobench.report.workflow.driver import ReportOptions, report
 
     return report(ReportOptions(
         params_sets=args.params, only=args.only or [], reports_dir=args.reports_dir,
@@ -43,7 +43,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from genobench.site import render_site
+    from genobench.report.site import render_site
 
     renderer, site = render_site(args.reports_dir, renderer=args.renderer)
     print(f"site rendered with {renderer}: {site / 'index.html'}")
@@ -69,7 +69,7 @@ def cmd_data_fragments(args: argparse.Namespace) -> int:
     from genobench.data.ani import ani_species
     from genobench.data.fasta import read_fasta
     from genobench.data.fragments import build_fragments, fasta_files, genome_stem, read_genome_map
-    from genobench.results import atomic_write_csv
+    from genobench.report.results import atomic_write_csv
 
     genome_map = read_genome_map(args.genome_map) if args.genome_map else None
     taxa = None
@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `genobench` console script."""
     from genobench.data.errors import InputError
-    from genobench.runner import RunConfigError
+    from genobench.report.runner import RunConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []

@@ -47,12 +47,13 @@ taxon_columns = ["species"]  # taxon columns scored too, when the table has them
 output_dir = "reports/interactive/binning"
 
 # %%
-from genobench.binning import bin_models, embed_models, figure_name, run_labels
+from genobench.benchmarks.binning import bin_models, embed_models, figure_name, run_labels
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.data.packaged import describe_table, packaged_fragments_csv, species_check
-from genobench.plots import binning_scatter, eps_sweep_figure, use_notebook_renderer
-from genobench.results import RunOutputs, write_failures
+from genobench.plots import use_notebook_renderer
+from genobench.plots.binning import binning_scatter, eps_sweep_figure
+from genobench.report.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)

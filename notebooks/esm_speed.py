@@ -80,19 +80,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from genobench.classifier import (load_classifier, save_classifier, scores_table, split_indices,
+from genobench.benchmarks.esm_speed.classifier import (load_classifier, save_classifier, scores_table, split_indices,
                                   train_classifier)
 from genobench.data.proteins import (bucket_proteins, fasta_buckets, labelled_fasta,
                                      phage_host_proteins, protein_datasets, protein_records,
                                      quantile_buckets, viral_host_proteins)
-from genobench.esm_speed import (NOT_MEASURED, PASS, hardware_info, load_role,
+from genobench.benchmarks.esm_speed.speed import (NOT_MEASURED, PASS, hardware_info, load_role,
                                  normalize_pairs, speed_summary, speedups, time_pair)
 from genobench.metrics.classification import (FAILED, NO_BASELINE, PASSED,
                                               accuracy_drop_verdict, baseline_for,
                                               load_baseline_metrics, roc_points)
 from genobench.models.esm import row_cosine
-from genobench.plots import roc_curves, throughput_by_bucket, use_notebook_renderer
-from genobench.results import RunOutputs, write_failures
+from genobench.plots import use_notebook_renderer
+from genobench.plots.esm_speed import roc_curves, throughput_by_bucket
+from genobench.report.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)

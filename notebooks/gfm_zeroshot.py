@@ -64,12 +64,13 @@ from IPython.display import display
 from genobench.data.planted_genome import PlantedGenomeSpec, planted_genome_files
 from genobench.data.real_variants import real_variant_files, variant_datasets
 from genobench.data.variants import load_variants, read_fasta, variant_windows
-from genobench.gfm.scoring import score_models
+from genobench.benchmarks.gfm_zeroshot.scoring import score_models
 from genobench.models.registry import load_registry, select_models
 from genobench.metrics.variant_effect import zeroshot_metrics
-from genobench.plots import (auroc_intervals, region_heatmap, roc_pr_figure, score_distributions,
-                             use_notebook_renderer)
-from genobench.results import RunOutputs, write_failures
+from genobench.plots import use_notebook_renderer
+from genobench.plots.gfm_zeroshot import (auroc_intervals, region_heatmap, roc_pr_figure,
+                                          score_distributions)
+from genobench.report.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 transformers.logging.set_verbosity_error()  # e.g. Mamba's "falling back to PyTorch" notices

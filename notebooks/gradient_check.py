@@ -44,10 +44,11 @@ output_dir = "reports/interactive/gradient_check"
 import pandas as pd
 from tqdm.auto import tqdm
 
-from genobench.plots import gradient_check_figure, use_notebook_renderer
-from genobench.results import RunOutputs
+from genobench.plots import use_notebook_renderer
+from genobench.plots.gradient_check import gradient_check_figure
+from genobench.report.results import RunOutputs
 from genobench.semicrf import triton_available
-from genobench.semicrf.check import CRITERIA, gradient_check
+from genobench.benchmarks.gradient_check import CRITERIA, gradient_check
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)

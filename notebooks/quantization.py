@@ -62,21 +62,23 @@ output_dir = "reports/interactive/quantization"
 import pandas as pd
 from transformers.utils import logging as hf_logging
 
-from genobench.binning import bin_embeddings, labels_table, metrics_row
+from genobench.benchmarks.binning import bin_embeddings, labels_table, metrics_row
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.genomic_lm import training_record
 from genobench.models.loading import MODE_DESCRIPTIONS, STANDARD, check_mode, load_model
 from genobench.models.local import resolve_model
 from genobench.models.registry import spec_for
-from genobench.plots import (binning_scatter, divergence_comparison, layer_similarity,
-                             memory_comparison, pareto_tradeoff, throughput_comparison,
-                             use_notebook_renderer)
-from genobench.quantization import (OK, best_performers, distribution_rows, encode_batches,
+from genobench.plots import use_notebook_renderer
+from genobench.plots.binning import binning_scatter
+from genobench.plots.quantization import (divergence_comparison, layer_similarity,
+                                          memory_comparison, pareto_tradeoff,
+                                          throughput_comparison)
+from genobench.benchmarks.quantization import (OK, best_performers, distribution_rows, encode_batches,
                                     failure_rows, fidelity_subset, layer_rows, quality_row,
                                     run_mode,
                                     summary_table)
-from genobench.results import RunOutputs, write_failures
+from genobench.report.results import RunOutputs, write_failures
 
 use_notebook_renderer()
 hf_logging.disable_progress_bar()

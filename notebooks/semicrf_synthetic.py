@@ -87,10 +87,10 @@ from genobench.data.real_gene_structure import RealGeneConfig, load_or_build, re
 from genobench.metrics.segmentation import (bootstrap_difference, boundary_f1, duration_kls, log_bins,
                                              run_durations)
 from genobench.plots import use_notebook_renderer
-from genobench.results import RunOutputs
-from genobench.segmentation import MODELS, TrainConfig
-from genobench.segmentation.benchmark import fit, law_samples, predictions_table, score
-from genobench.segmentation.plots import duration_comparison, learned_durations, training_curves
+from genobench.report.results import RunOutputs
+from genobench.benchmarks.semicrf_synthetic import MODELS, TrainConfig
+from genobench.benchmarks.semicrf_synthetic.steps import fit, law_samples, predictions_table, score
+from genobench.plots.semicrf_synthetic import duration_comparison, learned_durations, training_curves
 
 use_notebook_renderer()
 if num_threads:

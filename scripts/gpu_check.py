@@ -6,7 +6,7 @@ Steps (each writes its table into OUT_DIR; one that cannot run records why and t
 
 - gpu-tests: the `gpu`-marked tests (pytest -m gpu), one row per test;
 - gradient-check: Triton vs the reference at T = 1k, 10k, 50k, 100k and K = 100, 1000, C = 3,
-  with the criteria of genobench.semicrf.check.CRITERIA;
+  with the criteria of genobench.benchmarks.gradient_check.CRITERIA;
 - semicrf-speed: reference vs Triton vs flash-semicrf's own Triton path, same inputs, B = 1..16;
 - quantization: bitsandbytes' five modes on CUDA with NVML power and energy, local stand-in LM;
 - esm-speed: ESM eager vs SDPA attention in float16 on the local ESM2 stand-in.
@@ -79,7 +79,7 @@ def step_gpu_tests(out_dir: Path) -> str:
 
 
 def step_gradient_check(out_dir: Path, deadline: float) -> str:
-    from genobench.semicrf.check import CRITERIA, gradient_check
+    from genobench.benchmarks.gradient_check import CRITERIA, gradient_check
 
     rows = []
     for max_len, max_duration in GRADIENT_SHAPES:
@@ -111,7 +111,7 @@ def step_quantization(out_dir: Path, device: str = "cuda", dtype: str = "float16
     from genobench.data.fragments import load_fragments, select_fragments
     from genobench.data.metagenome import metagenome_csv
     from genobench.models.loading import STANDARD, load_model, resolve_source
-    from genobench.quantization import encode_batches, run_mode
+    from genobench.benchmarks.quantization import encode_batches, run_mode
 
     csv = metagenome_csv(n_genomes=4, fragments_per_genome=16, min_length=2000, max_length=3000, seed=0)
     seqs = select_fragments(load_fragments(csv), 4, 16, 0, "drop")["seq"].tolist()
@@ -129,7 +129,7 @@ def step_quantization(out_dir: Path, device: str = "cuda", dtype: str = "float16
 
 def step_esm_speed(out_dir: Path, device: str = "cuda", dtype: str = "float16") -> str:
     from genobench.data.proteins import bucket_proteins
-    from genobench.esm_speed import speed_summary, speedups, time_pair
+    from genobench.benchmarks.esm_speed.speed import speed_summary, speedups, time_pair
     from genobench.models.esm import EsmEncoder
 
     table = bucket_proteins([100, 300, 500], 8, seed=0).reset_index(drop=True)

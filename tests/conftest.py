@@ -54,7 +54,7 @@ def in_repo(monkeypatch):
 def run_smoke(notebook: str, root: Path, overrides: dict | None = None) -> tuple[Path, dict]:
     """Run `notebook` with params/<notebook>/smoke.yaml into `root`/reports, its generated
     data and checkpoints under `root` too; return the run folder and the run record."""
-    from genobench.runner import run_notebook
+    from genobench.report.runner import run_notebook
 
     where = {"semicrf_synthetic": {"data_dir": str(root / "data"),
                                    "checkpoint_dir": str(root / "checkpoints")}}

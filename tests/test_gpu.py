@@ -32,7 +32,7 @@ def _spin(seconds: float) -> None:
 
 
 def test_triton_kernels_match_the_reference_on_cuda():
-    from genobench.semicrf.check import CRITERIA, gradient_check
+    from genobench.benchmarks.gradient_check import CRITERIA, gradient_check
 
     row = gradient_check(1000, 32, 3, 2, seed=0, candidate="triton", device=CUDA)
     assert row["candidate"] == "triton" and row["dtype"] == "float32"
@@ -90,7 +90,7 @@ def test_nvml_measures_the_power_of_a_busy_gpu():
 
 def test_hardware_info_names_the_gpu_as_nvml_does():
     pynvml = pytest.importorskip("pynvml")
-    from genobench.esm_speed import hardware_info
+    from genobench.benchmarks.esm_speed.speed import hardware_info
 
     pynvml.nvmlInit()
     try:
@@ -105,7 +105,7 @@ def test_hardware_info_names_the_gpu_as_nvml_does():
 @pytest.mark.parametrize("mode", ["8bit", "4bit_nf4"])
 def test_bitsandbytes_modes_run_on_cuda(mode):
     pytest.importorskip("bitsandbytes")
-    from genobench import quantization as q
+    from genobench.benchmarks import quantization as q
     from genobench.data.fragments import load_fragments, select_fragments
     from genobench.data.metagenome import metagenome_csv
     from genobench.models.loading import STANDARD, load_model
@@ -128,7 +128,7 @@ def test_bitsandbytes_modes_run_on_cuda(mode):
 
 def test_mamba_ssm_block_matches_the_stub():
     mamba_ssm = pytest.importorskip("mamba_ssm")
-    from genobench.segmentation.mamba_stub import MambaStub
+    from genobench.benchmarks.semicrf_synthetic.mamba_stub import MambaStub
 
     torch.manual_seed(0)
     fused = mamba_ssm.Mamba(d_model=32, d_state=16, d_conv=4, expand=2).to(CUDA)

@@ -11,7 +11,7 @@ import torch
 
 from genobench.semicrf import log_partition
 from genobench.semicrf.brute_force import enumerate_segmentations, plain_score
-from genobench.semicrf.check import random_problem
+from genobench.benchmarks.gradient_check import random_problem
 from tests.conftest import REPO
 
 flash = pytest.importorskip("flash_semicrf")

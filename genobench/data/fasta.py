@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from genobench.data.errors import InputError
-from genobench.results import atomic_write_text
+from genobench.report.results import atomic_write_text
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from genobench.paths import cache_dir
-from genobench.results import atomic_write_csv
+from genobench.report.results import atomic_write_csv
 
 BASES = np.array(list("ACGT"))
 ORDER = 3

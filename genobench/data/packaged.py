@@ -20,7 +20,7 @@ from genobench.data.ani import ani_pairs, ani_species
 from genobench.data.fasta import read_fasta
 from genobench.data.fragments import build_fragments
 from genobench.paths import cache_dir
-from genobench.results import atomic_write_csv
+from genobench.report.results import atomic_write_csv
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ import pandas as pd
 from genobench.data.fasta import write_fasta
 from genobench.data.metagenome import sample_genome
 from genobench.paths import cache_dir
-from genobench.results import atomic_write_csv, atomic_write_json
+from genobench.report.results import atomic_write_csv, atomic_write_json
 
 REGION_TYPES = ("coding", "splice", "promoter", "intergenic")
 BASES = "ACGT"

@@ -37,7 +37,7 @@ import torch
 
 from genobench.data.metagenome import genome_chains, metagenome_csv
 from genobench.models.build import dna_tokenizer, save_checkpoint, train_steps
-from genobench.results import atomic_write_json
+from genobench.report.results import atomic_write_json
 
 TRAINING_FILE = "training.json"
 

@@ -121,7 +121,7 @@ def local_model_path(name: str, reference: dict[str, str] | None = None, seed: i
         return build_cached(folder, lambda tmp: build_local_esm(tmp, **LOCAL_ESM_MODELS[name]))
     spec = lookup(LOCAL_PREFIX + name)
     if spec is not None and spec.standin:
-        from genobench.gfm.standins import standin_path
+        from genobench.models.standins import standin_path
 
         if not reference:
             raise ValueError(f"local:{name} is a stand-in trained on the benchmark's reference "

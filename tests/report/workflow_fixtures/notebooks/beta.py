@@ -1,0 +1,29 @@
+# %% [markdown]
+# # Beta: a tiny notebook for the workflow tests
+# It records `value` as its headline metric, or fails when `fail` is set, or
+# kills the process running it (as a cluster would, out of time) when `die` is set,
+# or waits `sleep_s` seconds first.
+
+# %% tags=["parameters"]
+value = 1
+scale = 1.0
+fail = False
+die = False
+sleep_s = 0  # seconds to wait before finishing (a long job)
+output_dir = "reports/interactive/beta"
+
+# %%
+import os
+import signal
+import time
+
+from genobench.report.results import RunOutputs
+
+out = RunOutputs(output_dir)
+if fail:
+    raise RuntimeError("deliberate failure of the beta notebook")
+if die:  # the kernel's parent is the job (papermill runs in the job's process)
+    os.kill(os.getppid(), signal.SIGKILL)
+time.sleep(sleep_s)
+out.headline("value", float(value) * scale)
+print(f"beta: value = {value}")

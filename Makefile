@@ -11,6 +11,8 @@ report: $(STAMP)
 	$(VENV)/bin/genobench report --params $(PARAMS)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
 venv: $(STAMP)

@@ -21,23 +21,25 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import torch
 
+from genobench.benchmarks.gradient_check import random_problem
 from genobench.profiling.timing import summarize_times, time_repeats
 from genobench.semicrf import log_partition, triton_available
-from genobench.benchmarks.gradient_check import random_problem
 
 QUICK = {"shapes": "1000x1,1000x100,10000x100", "repeats": 3}
 FULL = {"shapes": "1000x1,1000x100,10000x100,20000x100,100000x100,100000x1000", "repeats": 5}
 
 
 def _leaves(problem) -> list[torch.Tensor]:
-    return [t.detach().clone().requires_grad_(True)
-            for t in (problem.cum_scores, problem.transition, problem.duration_bias)]
+    return [
+        t.detach().clone().requires_grad_(True)
+        for t in (problem.cum_scores, problem.transition, problem.duration_bias)
+    ]
 
 
 def genobench_runner(backend: str, problem) -> Callable[[], None]:
@@ -59,8 +61,9 @@ def flash_semicrf_runner(problem) -> Callable[[], None]:
     use_triton = problem.cum_scores.is_cuda
 
     def run() -> None:
-        semi_crf_streaming_forward(*leaves, problem.lengths, max_duration,
-                                   use_triton=use_triton).sum().backward()
+        semi_crf_streaming_forward(
+            *leaves, problem.lengths, max_duration, use_triton=use_triton
+        ).sum().backward()
 
     return run
 
@@ -91,66 +94,111 @@ def available_backends(device: torch.device, max_duration: int) -> dict[str, str
     out: dict[str, str | None] = {"reference": None, "triton": None if usable else reason}
     try:
         import flash_semicrf  # noqa: F401
+
         out["flash-semicrf"] = None
     except ImportError as err:
         out["flash-semicrf"] = f"not installed ({err}); pip install flash-semicrf==0.2.0"
     if max_duration == 1:
         try:
             import torchcrf  # noqa: F401
+
             out["pytorch-crf"] = None
         except ImportError as err:
             out["pytorch-crf"] = f"not installed ({err}); pip install pytorch-crf==0.7.2"
     return out
 
 
-RUNNERS = {"reference": lambda p: genobench_runner("reference", p),
-           "triton": lambda p: genobench_runner("triton", p),
-           "flash-semicrf": flash_semicrf_runner, "pytorch-crf": pytorch_crf_runner}
+RUNNERS = {
+    "reference": lambda p: genobench_runner("reference", p),
+    "triton": lambda p: genobench_runner("triton", p),
+    "flash-semicrf": flash_semicrf_runner,
+    "pytorch-crf": pytorch_crf_runner,
+}
 
 
 def parse_shapes(text: str) -> list[tuple[int, int]]:
-    """"1000x100,20000x100" -> [(1000, 100), (20000, 100)]."""
+    """ "1000x100,20000x100" -> [(1000, 100), (20000, 100)]."""
     try:
         shapes = [tuple(int(v) for v in item.split("x")) for item in text.split(",")]
     except ValueError:
         shapes = []
     if not shapes or any(len(s) != 2 or min(s) < 1 for s in shapes):
-        raise SystemExit(f"--shapes must look like 1000x100,20000x100 (T x K, both >= 1), got {text!r}")
+        raise SystemExit(
+            f"--shapes must look like 1000x100,20000x100 (T x K, both >= 1), got {text!r}"
+        )
     return shapes  # type: ignore[return-value]
 
 
-def time_shapes(shapes: list[tuple[int, int]], batches: list[int], classes: int, repeats: int,
-                dtype: torch.dtype, device: torch.device, budget_s: float,
-                backends: list[str] | None = None) -> pd.DataFrame:
+def time_shapes(
+    shapes: list[tuple[int, int]],
+    batches: list[int],
+    classes: int,
+    repeats: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    budget_s: float,
+    backends: list[str] | None = None,
+) -> pd.DataFrame:
     """One row per (backend, T, K, B): seconds (min, median, max, n) or why it was skipped."""
     rows, cost = [], {}  # backend -> seconds per T*K*B of its first measured shape
     for max_len, max_duration in shapes:
         for batch in batches:
-            problem = random_problem(batch, max_len, max_duration, classes, seed=0, device=str(device),
-                                     dtype=dtype, variable_lengths=False)
+            problem = random_problem(
+                batch,
+                max_len,
+                max_duration,
+                classes,
+                seed=0,
+                device=str(device),
+                dtype=dtype,
+                variable_lengths=False,
+            )
             for name, reason in available_backends(device, max_duration).items():
                 if backends and name not in backends:
                     continue
-                row = {"backend": name, "T": max_len, "K": max_duration, "B": batch, "C": classes,
-                       "dtype": str(dtype).removeprefix("torch."), "device": device.type,
-                       "load_avg_1m": round(os.getloadavg()[0], 2)}
+                row = {
+                    "backend": name,
+                    "T": max_len,
+                    "K": max_duration,
+                    "B": batch,
+                    "C": classes,
+                    "dtype": str(dtype).removeprefix("torch."),
+                    "device": device.type,
+                    "load_avg_1m": round(os.getloadavg()[0], 2),
+                }
                 work = max_len * max_duration * batch
                 if reason is None and name in cost and cost[name] * work > budget_s:
-                    reason = (f"skipped: extrapolated {cost[name] * work:.0f} s > --budget-s "
-                              f"{budget_s:.0f} s")
+                    reason = (
+                        f"skipped: extrapolated {cost[name] * work:.0f} s > --budget-s "
+                        f"{budget_s:.0f} s"
+                    )
                 if reason is not None:
                     rows.append({**row, "status": "skipped", "reason": reason})
                     print(rows[-1], flush=True)
                     continue
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
-                stats = summarize_times(time_repeats(RUNNERS[name](problem), 1, repeats, str(device)))
+                stats = summarize_times(
+                    time_repeats(RUNNERS[name](problem), 1, repeats, str(device))
+                )
                 cost.setdefault(name, stats["median_s"] / work)
-                peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
-                        else math.nan)
-                rows.append({**row, "status": "ok", "reason": "", "median_s": stats["median_s"],
-                             "min_s": stats["min_s"], "max_s": stats["max_s"], "repeats": stats["n"],
-                             "peak_mem_mb": peak})
+                peak = (
+                    torch.cuda.max_memory_allocated(device) / 2**20
+                    if device.type == "cuda"
+                    else math.nan
+                )
+                rows.append(
+                    {
+                        **row,
+                        "status": "ok",
+                        "reason": "",
+                        "median_s": stats["median_s"],
+                        "min_s": stats["min_s"],
+                        "max_s": stats["max_s"],
+                        "repeats": stats["n"],
+                        "peak_mem_mb": peak,
+                    }
+                )
                 print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
@@ -163,12 +211,27 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     ok = table[table["status"] == "ok"]
     for (name, max_duration, batch), g in ok.groupby(["backend", "K", "B"]):
         g = g.sort_values("T")
-        fig.add_trace(go.Scatter(
-            x=g["T"], y=g["median_s"], mode="lines+markers", name=f"{name}, K={max_duration}, B={batch}",
-            error_y=dict(type="data", symmetric=False, array=g["max_s"] - g["median_s"],
-                         arrayminus=g["median_s"] - g["min_s"])))
-    fig.update_layout(title="semi-CRF log Z forward+backward: median time (bars: min-max)",
-                      xaxis_title="T", yaxis_title="seconds", xaxis_type="log", yaxis_type="log")
+        fig.add_trace(
+            go.Scatter(
+                x=g["T"],
+                y=g["median_s"],
+                mode="lines+markers",
+                name=f"{name}, K={max_duration}, B={batch}",
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=g["max_s"] - g["median_s"],
+                    arrayminus=g["median_s"] - g["min_s"],
+                ),
+            )
+        )
+    fig.update_layout(
+        title="semi-CRF log Z forward+backward: median time (bars: min-max)",
+        xaxis_title="T",
+        yaxis_title="seconds",
+        xaxis_type="log",
+        yaxis_type="log",
+    )
     fig.write_html(path, include_plotlyjs=True)
 
 
@@ -183,15 +246,24 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--backends", help="comma-separated subset of " + ",".join(RUNNERS))
-    parser.add_argument("--budget-s", type=float, default=120.0,
-                        help="skip a backend whose extrapolated time exceeds this")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=120.0,
+        help="skip a backend whose extrapolated time exceeds this",
+    )
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
-    table = time_shapes(parse_shapes(args.shapes or preset["shapes"]),
-                        [int(b) for b in args.batch.split(",")], args.classes,
-                        args.repeats or preset["repeats"], getattr(torch, args.dtype),
-                        torch.device(args.device), args.budget_s,
-                        args.backends.split(",") if args.backends else None)
+    table = time_shapes(
+        parse_shapes(args.shapes or preset["shapes"]),
+        [int(b) for b in args.batch.split(",")],
+        args.classes,
+        args.repeats or preset["repeats"],
+        getattr(torch, args.dtype),
+        torch.device(args.device),
+        args.budget_s,
+        args.backends.split(",") if args.backends else None,
+    )
     args.csv_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.csv_path, index=False)
     plot(table, args.csv_path.with_suffix(".html"))

@@ -47,6 +47,8 @@ taxon_columns = ["species"]  # taxon columns scored too, when the table has them
 output_dir = "reports/interactive/binning"
 
 # %%
+from IPython.display import display
+
 from genobench.benchmarks.binning import bin_models, embed_models, figure_name, run_labels
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
@@ -70,15 +72,22 @@ out = RunOutputs(output_dir)
 if csv is None and packaged_genomes:
     csv = packaged_fragments_csv(packaged_genomes, fragment_length, n_fragments, seed)
 elif csv is None:
-    csv = metagenome_csv(n_genomes=synthetic_genomes, fragments_per_genome=synthetic_fragments,
-                         min_length=fragment_min_len, max_length=fragment_max_len, seed=seed)
+    csv = metagenome_csv(
+        n_genomes=synthetic_genomes,
+        fragments_per_genome=synthetic_fragments,
+        min_length=fragment_min_len,
+        max_length=fragment_max_len,
+        seed=seed,
+    )
 table = load_fragments(csv)
 fragments = select_fragments(table, n_genomes, n_fragments, seed, short_genomes)
 out.table(fragments.drop(columns="seq"), "selected_fragments.csv")
 lengths = fragments["seq"].str.len()
-print(f"{csv}: {fragments['genome_id'].nunique()} genomes x {n_fragments} fragments, "
-      f"{lengths.min()}-{lengths.max()} bp (median {lengths.median():.0f}); IUPAC ambiguity "
-      f"codes read as N: {table.attrs['ambiguous_bases'] or 'none'}")
+print(
+    f"{csv}: {fragments['genome_id'].nunique()} genomes x {n_fragments} fragments, "
+    f"{lengths.min()}-{lengths.max()} bp (median {lengths.median():.0f}); IUPAC ambiguity "
+    f"codes read as N: {table.attrs['ambiguous_bases'] or 'none'}"
+)
 
 # %% [markdown]
 # ### Where packaged genomes come from, and how they are labelled
@@ -95,8 +104,21 @@ if packaged_genomes:
     out.table(dataset, "dataset.csv")
     labels = species_check(packaged_genomes)
     out.table(labels, "species_check.csv")
-    display(dataset[["name", "package", "version", "organism", "accession", "n_records", "size",
-                     "gc", "description"]])
+    display(
+        dataset[
+            [
+                "name",
+                "package",
+                "version",
+                "organism",
+                "accession",
+                "n_records",
+                "size",
+                "gc",
+                "description",
+            ]
+        ]
+    )
     display(labels)
 
 # %% [markdown]
@@ -106,18 +128,28 @@ if packaged_genomes:
 # Each clustering is scored at genome level and at each taxon level in `taxon_columns`.
 
 # %%
-embeddings, failures = embed_models(models, fragments["seq"].tolist(), batch_size, max_tokens,
-                                    device)
+embeddings, failures = embed_models(
+    models, fragments["seq"].tolist(), batch_size, max_tokens, device
+)
 write_failures(output_dir, failures)  # a model that failed is a row there; the run is partial
-run = bin_models(embeddings, fragments, umap_dim, seed, min_samples=min_samples, eps=eps,
-                 clusterings=clusterings, taxon_columns=taxon_columns,
-                 min_cluster_size=hdbscan_min_cluster_size)
+run = bin_models(
+    embeddings,
+    fragments,
+    umap_dim,
+    seed,
+    min_samples=min_samples,
+    eps=eps,
+    clusterings=clusterings,
+    taxon_columns=taxon_columns,
+    min_cluster_size=hdbscan_min_cluster_size,
+)
 out.table(run.metrics, "binning_metrics.csv")
 out.table(run.sweeps, "eps_sweep.csv")
 out.table(run_labels(run, fragments["fragment_id"]), "cluster_labels.csv")
 headline = run.metrics.iloc[0]
-out.headline(f"ARI ({headline['model']}, {headline['clustering']}, {headline['level']})",
-             headline["ari"])
+out.headline(
+    f"ARI ({headline['model']}, {headline['clustering']}, {headline['level']})", headline["ari"]
+)
 run.metrics.round(3)
 
 # %% [markdown]
@@ -137,7 +169,11 @@ run.sweeps.loc[run.sweeps.groupby("model")["ari"].idxmax()].round(3)
 
 # %%
 for (model, clustering), result in run.results.items():
-    fig = binning_scatter(result.coords_2d, result.labels, fragments["genome_id"],
-                          title=f"{model}, {clustering}: ARI {result.metrics['ari']:.3f}")
+    fig = binning_scatter(
+        result.coords_2d,
+        result.labels,
+        fragments["genome_id"],
+        title=f"{model}, {clustering}: ARI {result.metrics['ari']:.3f}",
+    )
     out.figure(fig, figure_name(model, clustering))
     fig.show()

@@ -37,7 +37,13 @@
 # genome, so their zero-shot signal is learned, not built in.
 
 # %% tags=["parameters"]
-models = ["kmer-markov", "planted-bert", "planted-nt", "planted-mistral", "planted-mamba"]  # registry names
+models = [
+    "kmer-markov",
+    "planted-bert",
+    "planted-nt",
+    "planted-mistral",
+    "planted-mamba",
+]  # registry names
 registry = None  # a registry YAML of your own, or None for genobench's (models/registry.yaml)
 reference = None  # reference FASTA, or None for the planted genome
 variants = None  # variants CSV/VCF (chrom, pos, ref, alt, label, region_type), or None
@@ -61,15 +67,19 @@ import pandas as pd
 import transformers
 from IPython.display import display
 
+from genobench.benchmarks.gfm_zeroshot.scoring import score_models
 from genobench.data.planted_genome import PlantedGenomeSpec, planted_genome_files
 from genobench.data.real_variants import real_variant_files, variant_datasets
-from genobench.data.variants import load_variants, read_fasta, variant_windows
-from genobench.benchmarks.gfm_zeroshot.scoring import score_models
-from genobench.models.registry import load_registry, select_models
+from genobench.data.variants import load_variants, read_fasta
 from genobench.metrics.variant_effect import zeroshot_metrics
+from genobench.models.registry import load_registry, select_models
 from genobench.plots import use_notebook_renderer
-from genobench.plots.gfm_zeroshot import (auroc_intervals, region_heatmap, roc_pr_figure,
-                                          score_distributions)
+from genobench.plots.gfm_zeroshot import (
+    auroc_intervals,
+    region_heatmap,
+    roc_pr_figure,
+    score_distributions,
+)
 from genobench.report.results import RunOutputs, write_failures
 
 use_notebook_renderer()
@@ -77,8 +87,12 @@ transformers.logging.set_verbosity_error()  # e.g. Mamba's "falling back to PyTo
 out = RunOutputs(output_dir)
 specs = select_models(load_registry(registry), list(models))
 if standin_steps is not None:
-    specs = [dataclasses.replace(s, standin={**s.standin, "steps": int(standin_steps)})
-             if s.standin else s for s in specs]
+    specs = [
+        dataclasses.replace(s, standin={**s.standin, "steps": int(standin_steps)})
+        if s.standin
+        else s
+        for s in specs
+    ]
 
 # %% [markdown]
 # ## Data
@@ -106,7 +120,8 @@ if real is not None:
     out.table(datasets, "datasets.csv")
     display(datasets)
 table.groupby(["region_type", "label"]).size().unstack("label").rename(
-    columns={0: "benign", 1: "pathogenic"})
+    columns={0: "benign", 1: "pathogenic"}
+)
 
 # %% [markdown]
 # ## Models
@@ -115,12 +130,26 @@ table.groupby(["region_type", "label"]).size().unstack("label").rename(
 # loading code (4-bit through bitsandbytes where the entry needs it).
 
 # %%
-comparison = pd.DataFrame([{
-    "model": s.name, "name": s.display_name or s.name, "source": s.hub_id, "type": s.type,
-    "family": s.family, "params": s.params, "embedding_dim": s.embedding_dim,
-    "context_bp": s.max_length, "tokenization": s.tokenization,
-    "methods": ", ".join(s.methods), "trust_remote_code": s.trust_remote_code,
-    "needs_4bit_for_24GB": s.needs_4bit, "notes": s.notes} for s in specs])
+comparison = pd.DataFrame(
+    [
+        {
+            "model": s.name,
+            "name": s.display_name or s.name,
+            "source": s.hub_id,
+            "type": s.type,
+            "family": s.family,
+            "params": s.params,
+            "embedding_dim": s.embedding_dim,
+            "context_bp": s.max_length,
+            "tokenization": s.tokenization,
+            "methods": ", ".join(s.methods),
+            "trust_remote_code": s.trust_remote_code,
+            "needs_4bit_for_24GB": s.needs_4bit,
+            "notes": s.notes,
+        }
+        for s in specs
+    ]
+)
 out.table(comparison, "model_comparison.csv")
 comparison.drop(columns=["source", "notes"])
 
@@ -128,9 +157,17 @@ comparison.drop(columns=["source", "notes"])
 # ## Score every variant
 
 # %%
-scores, timing, failures = score_models(specs, table, genome, window, batch_size=batch_size,
-                                        device=device, load_in_4bit=load_in_4bit,
-                                        local_radius=local_radius, seed=seed)
+scores, timing, failures = score_models(
+    specs,
+    table,
+    genome,
+    window,
+    batch_size=batch_size,
+    device=device,
+    load_in_4bit=load_in_4bit,
+    local_radius=local_radius,
+    seed=seed,
+)
 write_failures(output_dir, failures)  # a model that failed is a row here; the run is partial
 timing
 out.table(scores, "variant_scores.csv")
@@ -152,8 +189,20 @@ primary = {s.name: s.primary_method for s in specs}
 overall = metrics[metrics["region_type"] == "all"].copy()
 best = overall.sort_values("auroc", ascending=False).iloc[0]
 out.headline(f"AUROC ({best['model']}, {best['method']})", best["auroc"])
-overall[["model", "method", "n", "auroc", "auroc_low", "auroc_high", "auprc", "auprc_low",
-         "auprc_high", "auprc_baseline"]].round(3)
+overall[
+    [
+        "model",
+        "method",
+        "n",
+        "auroc",
+        "auroc_low",
+        "auroc_high",
+        "auprc",
+        "auprc_low",
+        "auprc_high",
+        "auprc_baseline",
+    ]
+].round(3)
 
 # %%
 fig = auroc_intervals(metrics)
@@ -167,8 +216,9 @@ fig.show()
 fig = region_heatmap(metrics)
 out.figure(fig, "auroc_heatmap")
 fig.show()
-metrics.pivot_table(index=["model", "method"], columns="region_type", values="auroc",
-                    sort=False).round(3)
+metrics.pivot_table(
+    index=["model", "method"], columns="region_type", values="auroc", sort=False
+).round(3)
 
 # %% [markdown]
 # ## ROC and precision-recall curves

@@ -44,11 +44,12 @@ output_dir = "reports/interactive/gradient_check"
 import pandas as pd
 from tqdm.auto import tqdm
 
+from genobench.benchmarks.gradient_check import CRITERIA, gradient_check
 from genobench.plots import use_notebook_renderer
 from genobench.plots.gradient_check import gradient_check_figure
 from genobench.report.results import RunOutputs
 from genobench.semicrf import triton_available
-from genobench.benchmarks.gradient_check import CRITERIA, gradient_check
+from genobench.status import FAIL, PASS
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)
@@ -62,8 +63,10 @@ candidate = "triton" if triton_ok and device.startswith("cuda") else "naive"
 if candidate == "triton":
     print(f"Checking Triton against the reference on {device}: {reason}.")
 else:
-    print(f"Triton is not checked here: {reason}.\n"
-          "Checking the reference against the naive autograd DP instead (float64).")
+    print(
+        f"Triton is not checked here: {reason}.\n"
+        "Checking the reference against the naive autograd DP instead (float64)."
+    )
 
 # %% [markdown]
 # ## The check
@@ -72,13 +75,16 @@ else:
 
 # %%
 gradient_check(16, 4, num_classes, batch_size, seed, candidate, device)  # warm-up, not timed
-rows = [gradient_check(T, max_duration, num_classes, batch_size, seed + i, candidate, device,
-                       checkpoint_interval)
-        for i, T in enumerate(tqdm(seq_lengths, desc="gradient check"))]
+rows = [
+    gradient_check(
+        T, max_duration, num_classes, batch_size, seed + i, candidate, device, checkpoint_interval
+    )
+    for i, T in enumerate(tqdm(seq_lengths, desc="gradient check"))
+]
 table = pd.DataFrame(rows)
 out.table(table, "gradient_check.csv")
-passed = table[[f"{c}_pass" for c in CRITERIA]].eq("PASS").all(axis=None)
-out.headline(f"gradient check ({candidate} vs reference)", "PASS" if passed else "FAIL")
+passed = table[[f"{c}_pass" for c in CRITERIA]].eq(PASS).all(axis=None)
+out.headline(f"gradient check ({candidate} vs reference)", PASS if passed else FAIL)
 table.set_index("T")[[*CRITERIA, *(f"{c}_pass" for c in CRITERIA)]]
 
 # %% [markdown]
@@ -88,9 +94,17 @@ table.set_index("T")[[*CRITERIA, *(f"{c}_pass" for c in CRITERIA)]]
 # difference divides into a large relative one.
 
 # %%
-table.set_index("T")[["grad_cum_scores_mae", "grad_cum_scores_max_abs_err",
-                      "grad_cum_scores_max_elem_rel_err", "reference_s", "candidate_s",
-                      "reference_peak_mem_mb", "candidate_peak_mem_mb"]]
+table.set_index("T")[
+    [
+        "grad_cum_scores_mae",
+        "grad_cum_scores_max_abs_err",
+        "grad_cum_scores_max_elem_rel_err",
+        "reference_s",
+        "candidate_s",
+        "reference_peak_mem_mb",
+        "candidate_peak_mem_mb",
+    ]
+]
 
 # %%
 fig = gradient_check_figure(table, CRITERIA)
@@ -98,5 +112,7 @@ out.figure(fig, "gradient_check")
 fig.show()
 
 # %%
-print(f"OVERALL: {'PASS' if passed else 'FAIL'} ({candidate} vs reference, "
-      f"T = {', '.join(map(str, seq_lengths))}, K = {max_duration}, C = {num_classes})")
+print(
+    f"OVERALL: {PASS if passed else FAIL} ({candidate} vs reference, "
+    f"T = {', '.join(map(str, seq_lengths))}, K = {max_duration}, C = {num_classes})"
+)

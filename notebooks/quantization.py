@@ -63,6 +63,17 @@ import pandas as pd
 from transformers.utils import logging as hf_logging
 
 from genobench.benchmarks.binning import bin_embeddings, labels_table, metrics_row
+from genobench.benchmarks.quantization import (
+    best_performers,
+    distribution_rows,
+    encode_batches,
+    failure_rows,
+    fidelity_subset,
+    layer_rows,
+    quality_row,
+    run_mode,
+    summary_table,
+)
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.genomic_lm import training_record
@@ -71,14 +82,15 @@ from genobench.models.local import resolve_model
 from genobench.models.registry import spec_for
 from genobench.plots import use_notebook_renderer
 from genobench.plots.binning import binning_scatter
-from genobench.plots.quantization import (divergence_comparison, layer_similarity,
-                                          memory_comparison, pareto_tradeoff,
-                                          throughput_comparison)
-from genobench.benchmarks.quantization import (OK, best_performers, distribution_rows, encode_batches,
-                                    failure_rows, fidelity_subset, layer_rows, quality_row,
-                                    run_mode,
-                                    summary_table)
+from genobench.plots.quantization import (
+    divergence_comparison,
+    layer_similarity,
+    memory_comparison,
+    pareto_tradeoff,
+    throughput_comparison,
+)
 from genobench.report.results import RunOutputs, write_failures
+from genobench.status import OK
 
 use_notebook_renderer()
 hf_logging.disable_progress_bar()
@@ -98,8 +110,13 @@ quant_modes = [STANDARD] + [m for m in quant_modes if m != STANDARD]  # the refe
 
 # %%
 if csv is None:
-    csv = metagenome_csv(n_genomes=synthetic_genomes, fragments_per_genome=synthetic_fragments,
-                         min_length=fragment_min_len, max_length=fragment_max_len, seed=seed)
+    csv = metagenome_csv(
+        n_genomes=synthetic_genomes,
+        fragments_per_genome=synthetic_fragments,
+        min_length=fragment_min_len,
+        max_length=fragment_max_len,
+        seed=seed,
+    )
 fragments = select_fragments(load_fragments(csv), n_genomes, n_fragments, seed, short_genomes)
 out.table(fragments[["genome_id", "fragment_id"]], "selected_fragments.csv")
 seqs = fragments["seq"].tolist()
@@ -111,19 +128,25 @@ batches = encode_batches(tokenizer, seqs, batch_size, max_tokens)
 fid_index = fidelity_subset(len(seqs), fidelity_fragments, seed)
 fid_batches = encode_batches(tokenizer, seqs, batch_size, max_tokens, subset=fid_index)
 n_tokens = sum(b.n_tokens for b in batches)
-print(f"{csv}: {fragments['genome_id'].nunique()} genomes x {n_fragments} fragments; "
-      f"{len(batches)} batches, {n_tokens:,} real tokens "
-      f"(padding {1 - n_tokens / sum(b.n_padded for b in batches):.1%}); "
-      f"fidelity on {len(fid_index)} fragments")
-print(f"model {entry.name}: {entry.hub_id} ({entry.family}, "
-      f"trust_remote_code={entry.trust_remote_code})")
+print(
+    f"{csv}: {fragments['genome_id'].nunique()} genomes x {n_fragments} fragments; "
+    f"{len(batches)} batches, {n_tokens:,} real tokens "
+    f"(padding {1 - n_tokens / sum(b.n_padded for b in batches):.1%}); "
+    f"fidelity on {len(fid_index)} fragments"
+)
+print(
+    f"model {entry.name}: {entry.hub_id} ({entry.family}, "
+    f"trust_remote_code={entry.trust_remote_code})"
+)
 trained = training_record(source)
 if trained:
-    print(f"trained {trained['steps_completed']}/{trained['max_steps']} steps in "
-          f"{trained['train_seconds']} s ({trained['n_parameters']:,} parameters): held-out "
-          f"{trained['heldout_bits_per_base']:.3f} bits/base (uniform 2.000, true chains "
-          f"{trained['oracle_bits_per_base']:.3f})"
-          + (" — stopped by the time cap" if trained["stopped_by_time"] else ""))
+    print(
+        f"trained {trained['steps_completed']}/{trained['max_steps']} steps in "
+        f"{trained['train_seconds']} s ({trained['n_parameters']:,} parameters): held-out "
+        f"{trained['heldout_bits_per_base']:.3f} bits/base (uniform 2.000, true chains "
+        f"{trained['oracle_bits_per_base']:.3f})"
+        + (" — stopped by the time cap" if trained["stopped_by_time"] else "")
+    )
     out.json(trained, "model_training.json")
 
 # %% [markdown]
@@ -135,16 +158,26 @@ if trained:
 results = {}
 for mode in quant_modes:
     print(f"{mode}: {MODE_DESCRIPTIONS[mode]}", flush=True)
-    results[mode] = run_mode(model, mode, batches, fid_batches, device=device, dtype=dtype,
-                             reference=results.get(STANDARD), warmup_batches=warmup_batches,
-                             power_interval_ms=power_interval_ms)
+    results[mode] = run_mode(
+        model,
+        mode,
+        batches,
+        fid_batches,
+        device=device,
+        dtype=dtype,
+        reference=results.get(STANDARD),
+        warmup_batches=warmup_batches,
+        power_interval_ms=power_interval_ms,
+    )
     r = results[mode]
     if r.status != OK:
         print(f"  {r.status}: {r.reason}")
     else:
         p = r.performance
-        print(f"  {p['tokens_per_s']:,.0f} tokens/s, median batch {p['latency_median_s']:.3f} s,"
-              f" footprint {p['footprint_GB'] * 1024:.2f} MiB, peak {p['peak_mem_GB']:.3f} GB")
+        print(
+            f"  {p['tokens_per_s']:,.0f} tokens/s, median batch {p['latency_median_s']:.3f} s,"
+            f" footprint {p['footprint_GB'] * 1024:.2f} MiB, peak {p['peak_mem_GB']:.3f} GB"
+        )
 reference = results[STANDARD]
 if reference.status != OK:
     raise RuntimeError(f"the standard mode did not run: {reference.reason}")
@@ -152,9 +185,21 @@ write_failures(output_dir, failure_rows(results))  # a failed mode makes the run
 
 performance = pd.DataFrame([r.performance for r in results.values()])
 out.table(performance, "performance_metrics.csv")
-performance.set_index("mode")[["status", "tokens_per_s", "seqs_per_s", "latency_median_s",
-                               "latency_p90_s", "avg_power_W", "energy_J", "tokens_per_joule",
-                               "peak_mem_GB", "footprint_GB", "power_status"]]
+performance.set_index("mode")[
+    [
+        "status",
+        "tokens_per_s",
+        "seqs_per_s",
+        "latency_median_s",
+        "latency_p90_s",
+        "avg_power_W",
+        "energy_J",
+        "tokens_per_joule",
+        "peak_mem_GB",
+        "footprint_GB",
+        "power_status",
+    ]
+]
 
 # %% [markdown]
 # ## Fidelity to `standard`
@@ -168,8 +213,20 @@ distribution = pd.DataFrame([row for r in results.values() for row in distributi
 out.table(quality, "quality/quality_metrics.csv")
 out.table(layers, "quality/layer_similarity.csv")
 out.table(distribution, "quality/distribution_statistics.csv")
-shown = [c for c in ("kl_mean", "kl_median", "kl_p99", "js_mean", "top1_agreement",
-                     "ppl_ratio", "embedding_cosine_mean", "embedding_snr_db") if c in quality]
+shown = [
+    c
+    for c in (
+        "kl_mean",
+        "kl_median",
+        "kl_p99",
+        "js_mean",
+        "top1_agreement",
+        "ppl_ratio",
+        "embedding_cosine_mean",
+        "embedding_snr_db",
+    )
+    if c in quality
+]
 quality.set_index("mode")[shown]
 
 # %%
@@ -198,22 +255,28 @@ for mode, r in results.items():
     if r.status != OK:
         rows.append(pd.DataFrame([{"mode": mode, "status": r.status, "reason": r.reason}]))
         continue
-    binned[mode] = bin_embeddings(r.embeddings, fragments["genome_id"], umap_dim, seed,
-                                  min_samples=min_samples, eps=eps)
+    binned[mode] = bin_embeddings(
+        r.embeddings, fragments["genome_id"], umap_dim, seed, min_samples=min_samples, eps=eps
+    )
     row = metrics_row(mode, binned[mode], len(fragments)).rename(columns={"model": "mode"})
     row.insert(1, "status", OK)
     rows.append(row)
     labels.append(labels_table(mode, fragments["fragment_id"], binned[mode]))
 binning = pd.concat(rows, ignore_index=True)
 out.table(binning, "binning_metrics.csv")
-out.table(pd.concat(labels, ignore_index=True).rename(columns={"model": "mode"}),
-          "cluster_labels.csv")
+out.table(
+    pd.concat(labels, ignore_index=True).rename(columns={"model": "mode"}), "cluster_labels.csv"
+)
 binning.round(3)
 
 # %%
 for mode, result in binned.items():
-    fig = binning_scatter(result.coords_2d, result.labels, fragments["genome_id"],
-                          title=f"{mode}: ARI {result.metrics['ari']:.3f}")
+    fig = binning_scatter(
+        result.coords_2d,
+        result.labels,
+        fragments["genome_id"],
+        title=f"{mode}: ARI {result.metrics['ari']:.3f}",
+    )
     out.figure(fig, f"umap_{mode}")
     fig.show()
 
@@ -227,20 +290,30 @@ summary = summary_table(performance, quality, binning)
 best = best_performers(summary)
 out.table(summary, "quant_summary.csv")
 out.table(best, "best_performers.csv")
-headline_mode = next((m for m in ("4bit_nf4", *quant_modes[::-1])
-                      if m != STANDARD and m in results and results[m].status == OK), None)
+headline_mode = next(
+    (
+        m
+        for m in ("4bit_nf4", *quant_modes[::-1])
+        if m != STANDARD and m in results and results[m].status == OK
+    ),
+    None,
+)
 if headline_mode:
-    out.headline(f"KL mean ({headline_mode} vs standard)",
-                 float(quality.set_index("mode").loc[headline_mode, "kl_mean"]),
-                 mode=headline_mode)
+    out.headline(
+        f"KL mean ({headline_mode} vs standard)",
+        float(quality.set_index("mode").loc[headline_mode, "kl_mean"]),
+        mode=headline_mode,
+    )
 best
 
 # %%
 summary.set_index("mode").round(4)
 
 # %%
-for name, fig in (("throughput_comparison", throughput_comparison(performance)),
-                  ("memory_comparison", memory_comparison(performance)),
-                  ("pareto_tradeoff", pareto_tradeoff(summary))):
+for name, fig in (
+    ("throughput_comparison", throughput_comparison(performance)),
+    ("memory_comparison", memory_comparison(performance)),
+    ("pareto_tradeoff", pareto_tradeoff(summary)),
+):
     out.figure(fig, name)
     fig.show()

@@ -24,8 +24,8 @@ import sys
 import time
 import traceback
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -60,15 +60,36 @@ def junit_rows(xml_path: Path) -> list[dict]:
                 outcome = {"failure": "failed"}.get(tag, tag)
                 message = (node.get("message") or node.text or "").strip().splitlines()[0][:300]
                 break
-        rows.append({"test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome,
-                     "seconds": float(case.get("time", 0.0)), "message": message})
+        rows.append(
+            {
+                "test": f"{case.get('classname')}::{case.get('name')}",
+                "outcome": outcome,
+                "seconds": float(case.get("time", 0.0)),
+                "message": message,
+            }
+        )
     return rows
 
 
 def step_gpu_tests(out_dir: Path) -> str:
     xml = out_dir / "gpu_tests.xml"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
-                           f"--junitxml={xml}", "tests"], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "gpu",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={xml}",
+            "tests",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     (out_dir / "gpu_tests.log").write_text(proc.stdout + proc.stderr)
     if not xml.is_file():
         raise RuntimeError(f"pytest wrote no report (exit {proc.returncode}): {proc.stderr[-500:]}")
@@ -84,8 +105,14 @@ def step_gradient_check(out_dir: Path, deadline: float) -> str:
     rows = []
     for max_len, max_duration in GRADIENT_SHAPES:
         if time.monotonic() > deadline:
-            rows.append({"T": max_len, "K": max_duration, "status": "skipped",
-                         "reason": "step time budget spent"})
+            rows.append(
+                {
+                    "T": max_len,
+                    "K": max_duration,
+                    "status": "skipped",
+                    "reason": "step time budget spent",
+                }
+            )
             continue
         row = gradient_check(max_len, max_duration, 3, 2, seed=0, candidate="triton", device="cuda")
         rows.append({**row, "status": "ok", "reason": ""})
@@ -99,42 +126,71 @@ def step_gradient_check(out_dir: Path, deadline: float) -> str:
 def step_semicrf_speed(out_dir: Path, budget_s: float) -> str:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("semicrf_speed", REPO / "benchmarks" / "semicrf_speed.py")
+    spec = importlib.util.spec_from_file_location(
+        "semicrf_speed", REPO / "benchmarks" / "semicrf_speed.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    table = bench.main([str(out_dir / "semicrf_speed.csv"), "--shapes", SPEED_SHAPES, "--batch",
-                        SPEED_BATCHES, "--repeats", "3", "--device", "cuda", "--budget-s", str(budget_s)])
-    return f"{int((table['status'] == 'ok').sum())} rows timed, {int((table['status'] != 'ok').sum())} skipped"
+    table = bench.main(
+        [
+            str(out_dir / "semicrf_speed.csv"),
+            "--shapes",
+            SPEED_SHAPES,
+            "--batch",
+            SPEED_BATCHES,
+            "--repeats",
+            "3",
+            "--device",
+            "cuda",
+            "--budget-s",
+            str(budget_s),
+        ]
+    )
+    timed = int((table["status"] == "ok").sum())
+    return f"{timed} rows timed, {len(table) - timed} skipped"
 
 
 def step_quantization(out_dir: Path, device: str = "cuda", dtype: str = "float16") -> str:
+    from genobench.benchmarks.quantization import encode_batches, run_mode
     from genobench.data.fragments import load_fragments, select_fragments
     from genobench.data.metagenome import metagenome_csv
     from genobench.models.loading import STANDARD, load_model, resolve_source
-    from genobench.benchmarks.quantization import encode_batches, run_mode
 
-    csv = metagenome_csv(n_genomes=4, fragments_per_genome=16, min_length=2000, max_length=3000, seed=0)
+    csv = metagenome_csv(
+        n_genomes=4, fragments_per_genome=16, min_length=2000, max_length=3000, seed=0
+    )
     seqs = select_fragments(load_fragments(csv), 4, 16, 0, "drop")["seq"].tolist()
     source = resolve_source("local:genomic-lm-tiny")
     _, tokenizer = load_model(source, STANDARD, "cpu", "float32")
     batches = encode_batches(tokenizer, seqs, 8, 512)
     results, rows = {}, []
     for mode in QUANT_MODES:
-        results[mode] = run_mode(source, mode, batches, batches[:2], device=device, dtype=dtype,
-                                 reference=results.get(STANDARD), warmup_batches=2, progress=False)
+        results[mode] = run_mode(
+            source,
+            mode,
+            batches,
+            batches[:2],
+            device=device,
+            dtype=dtype,
+            reference=results.get(STANDARD),
+            warmup_batches=2,
+            progress=False,
+        )
         rows.append(results[mode].performance)
     write_table(rows, out_dir, "quantization")
     return ", ".join(f"{r['mode']} {r['status']}" for r in rows)
 
 
 def step_esm_speed(out_dir: Path, device: str = "cuda", dtype: str = "float16") -> str:
-    from genobench.data.proteins import bucket_proteins
     from genobench.benchmarks.esm_speed.speed import speed_summary, speedups, time_pair
+    from genobench.data.proteins import bucket_proteins
     from genobench.models.esm import EsmEncoder
 
     table = bucket_proteins([100, 300, 500], 8, seed=0).reset_index(drop=True)
-    encoders = {role: EsmEncoder("local:esm2-t6-8m", attention, device, dtype, False)
-                for role, attention in (("reference", "eager"), ("fast", "sdpa"))}
+    encoders = {
+        role: EsmEncoder("local:esm2-t6-8m", attention, device, dtype, False)
+        for role, attention in (("reference", "eager"), ("fast", "sdpa"))
+    }
     raw, _ = time_pair(encoders["reference"], encoders["fast"], table, 8, 5, 5, device)
     summary = speed_summary(raw.assign(pair="esm2-t6-8m eager vs sdpa"))
     write_table(summary, out_dir, "esm_speed_summary")
@@ -143,20 +199,27 @@ def step_esm_speed(out_dir: Path, device: str = "cuda", dtype: str = "float16") 
     return "; ".join(f"{r.bucket}: {r.speedup:.2f}x {r.verdict}" for r in speed.itertuples())
 
 
-def plan(budget_s: float = 420.0, only: list[str] | None = None) -> list[tuple[str, Callable[[Path, float], str]]]:
+def plan(
+    budget_s: float = 420.0, only: list[str] | None = None
+) -> list[tuple[str, Callable[[Path, float], str]]]:
     """The steps this command would run, in order: (name, fn(out_dir, deadline))."""
     steps: list[tuple[str, Callable[[Path, float], str]]] = [
         ("gpu-tests", lambda out, deadline: step_gpu_tests(out)),
         ("gradient-check", step_gradient_check),
-        ("semicrf-speed", lambda out, deadline: step_semicrf_speed(out, max(30.0, deadline - time.monotonic()))),
+        (
+            "semicrf-speed",
+            lambda out, deadline: step_semicrf_speed(out, max(30.0, deadline - time.monotonic())),
+        ),
         ("quantization", lambda out, deadline: step_quantization(out)),
         ("esm-speed", lambda out, deadline: step_esm_speed(out)),
     ]
     if only:
         unknown = set(only) - {name for name, _ in steps}
         if unknown:
-            raise SystemExit(f"unknown step(s) {', '.join(sorted(unknown))}; choose from "
-                             + ", ".join(name for name, _ in steps))
+            raise SystemExit(
+                f"unknown step(s) {', '.join(sorted(unknown))}; choose from "
+                + ", ".join(name for name, _ in steps)
+            )
         steps = [s for s in steps if s[0] in only]
     return steps
 
@@ -185,7 +248,9 @@ def run(out_dir: Path, budget_s: float = 420.0, only: list[str] | None = None) -
         if blocked:
             row.update(status="skipped", error=blocked)
         elif began - start > budget_s:
-            row.update(status="skipped", error=f"time budget {budget_s:.0f} s spent before this step")
+            row.update(
+                status="skipped", error=f"time budget {budget_s:.0f} s spent before this step"
+            )
         else:
             # each later step keeps an equal share of what is left
             deadline = began + (budget_s - (began - start)) / (len(steps) - i)
@@ -196,8 +261,11 @@ def run(out_dir: Path, budget_s: float = 420.0, only: list[str] | None = None) -
                 (out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
         row["seconds"] = round(time.monotonic() - began, 1)
         rows.append(row)
-        print(f"[gpu-check] {name}: {row['status']} {row['summary'] or row['error']} ({row['seconds']} s)",
-              flush=True)
+        print(
+            f"[gpu-check] {name}: {row['status']} {row['summary'] or row['error']} "
+            f"({row['seconds']} s)",
+            flush=True,
+        )
         write_table(rows, out_dir, "steps")
     (out_dir / "hardware.txt").write_text(hardware_text())
     return pd.DataFrame(rows)

@@ -56,14 +56,21 @@ def run_smoke(notebook: str, root: Path, overrides: dict | None = None) -> tuple
     data and checkpoints under `root` too; return the run folder and the run record."""
     from genobench.report.runner import run_notebook
 
-    where = {"semicrf_synthetic": {"data_dir": str(root / "data"),
-                                   "checkpoint_dir": str(root / "checkpoints")}}
+    where = {
+        "semicrf_synthetic": {
+            "data_dir": str(root / "data"),
+            "checkpoint_dir": str(root / "checkpoints"),
+        }
+    }
     cwd = os.getcwd()
     os.chdir(REPO)  # relative params paths, as the README's commands use them
     try:
-        record = run_notebook(notebook, f"params/{notebook}/smoke.yaml",
-                              {**where.get(notebook, {}), **(overrides or {})},
-                              reports_dir=root / "reports")
+        record = run_notebook(
+            notebook,
+            f"params/{notebook}/smoke.yaml",
+            {**where.get(notebook, {}), **(overrides or {})},
+            reports_dir=root / "reports",
+        )
     finally:
         os.chdir(cwd)
     return root / "reports" / "runs" / notebook / "smoke", record

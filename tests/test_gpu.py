@@ -112,9 +112,14 @@ def test_bitsandbytes_modes_run_on_cuda(mode):
     from genobench.models.local import resolve_model
 
     path = resolve_model("local:genomic-lm-tiny")
-    seqs = select_fragments(load_fragments(metagenome_csv(
-        n_genomes=3, fragments_per_genome=8, min_length=300, max_length=600)), 3, 4,
-        seed=0)["seq"].tolist()
+    seqs = select_fragments(
+        load_fragments(
+            metagenome_csv(n_genomes=3, fragments_per_genome=8, min_length=300, max_length=600)
+        ),
+        3,
+        4,
+        seed=0,
+    )["seq"].tolist()
     _, tok = load_model(path)
     batches = q.encode_batches(tok, seqs, 4, 96)
     ref = q.run_mode(path, STANDARD, batches, batches, device=CUDA, progress=False)

@@ -29,5 +29,10 @@ def test_gpu_tests_run_only_with_cuda(pytester, monkeypatch, cuda):
         result.assert_outcomes(passed=2)
     else:
         result.assert_outcomes(passed=1, skipped=1)
-        result.stdout.fnmatch_lines(["*::test_needs_cuda SKIPPED*", "*::test_runs_anywhere PASSED*",
-                                    "SKIPPED*needs a CUDA GPU*"])
+        result.stdout.fnmatch_lines(
+            [
+                "*::test_needs_cuda SKIPPED*",
+                "*::test_runs_anywhere PASSED*",
+                "SKIPPED*needs a CUDA GPU*",
+            ]
+        )

@@ -17,14 +17,20 @@ from genobench.metrics.clustering import clustering_metrics, level_metrics
 CLUSTERINGS = ("dbscan", "hdbscan")
 
 
-def umap_reduce(x: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15,
-                min_dist: float = 0.0) -> np.ndarray:
+def umap_reduce(
+    x: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15, min_dist: float = 0.0
+) -> np.ndarray:
     """Seeded UMAP of standardized features to `n_components` dimensions."""
     import umap  # slow to import (numba); only when needed
 
     z = StandardScaler().fit_transform(x)
-    reducer = umap.UMAP(n_components=n_components, n_neighbors=min(n_neighbors, len(x) - 1),
-                        min_dist=min_dist, random_state=seed, n_jobs=1)
+    reducer = umap.UMAP(
+        n_components=n_components,
+        n_neighbors=min(n_neighbors, len(x) - 1),
+        min_dist=min_dist,
+        random_state=seed,
+        n_jobs=1,
+    )
     return reducer.fit_transform(z)
 
 
@@ -58,8 +64,13 @@ class BinningResult:
     clustering: str = "dbscan"
 
 
-def cluster(coords: np.ndarray, clustering: str = "dbscan", min_samples: int = 5,
-            eps: float | None = None, min_cluster_size: int = 10) -> tuple[np.ndarray, float]:
+def cluster(
+    coords: np.ndarray,
+    clustering: str = "dbscan",
+    min_samples: int = 5,
+    eps: float | None = None,
+    min_cluster_size: int = 10,
+) -> tuple[np.ndarray, float]:
     """Labels (-1 = noise) and the eps used: DBSCAN with `eps`, or the k-distance knee when
     None; HDBSCAN (needs no eps; eps NaN) with `min_cluster_size` and `min_samples`."""
     if clustering == "dbscan":
@@ -72,36 +83,60 @@ def cluster(coords: np.ndarray, clustering: str = "dbscan", min_samples: int = 5
     raise ValueError(f"clustering must be one of {', '.join(CLUSTERINGS)}, got {clustering!r}")
 
 
-def bin_embeddings(embeddings: np.ndarray, genome_ids, umap_dim: int, seed: int,
-                   min_samples: int = 5, eps: float | None = None) -> BinningResult:
+def bin_embeddings(
+    embeddings: np.ndarray,
+    genome_ids,
+    umap_dim: int,
+    seed: int,
+    min_samples: int = 5,
+    eps: float | None = None,
+) -> BinningResult:
     """UMAP to `umap_dim`, then DBSCAN; eps from the k-distance knee when not given.
 
     A separate seeded 2-d UMAP gives the coordinates for plots.
     """
     coords = umap_reduce(embeddings, umap_dim, seed)
     labels, eps_used = cluster(coords, "dbscan", min_samples, eps)
-    return BinningResult(labels, eps_used, eps is None, coords, umap_reduce(embeddings, 2, seed),
-                         clustering_metrics(genome_ids, labels, coords))
+    return BinningResult(
+        labels,
+        eps_used,
+        eps is None,
+        coords,
+        umap_reduce(embeddings, 2, seed),
+        clustering_metrics(genome_ids, labels, coords),
+    )
 
 
 def labels_table(model: str, fragment_ids, result: BinningResult) -> pd.DataFrame:
     """Rows of `cluster_labels.csv`: each fragment's DBSCAN cluster (-1 = noise) for one model."""
-    return pd.DataFrame({"model": model, "fragment_id": list(fragment_ids),
-                         "cluster": result.labels})
+    return pd.DataFrame(
+        {"model": model, "fragment_id": list(fragment_ids), "cluster": result.labels}
+    )
 
 
-def recluster(result: BinningResult, genome_ids, clustering: str, min_samples: int = 5,
-              eps: float | None = None, min_cluster_size: int = 10) -> BinningResult:
+def recluster(
+    result: BinningResult,
+    genome_ids,
+    clustering: str,
+    min_samples: int = 5,
+    eps: float | None = None,
+    min_cluster_size: int = 10,
+) -> BinningResult:
     """The same model's coordinates clustered another way."""
     labels, eps_used = cluster(result.coords, clustering, min_samples, eps, min_cluster_size)
-    return replace(result, labels=labels, eps=eps_used,
-                   eps_chosen=clustering == "dbscan" and eps is None,
-                   metrics=clustering_metrics(genome_ids, labels, result.coords),
-                   clustering=clustering)
+    return replace(
+        result,
+        labels=labels,
+        eps=eps_used,
+        eps_chosen=clustering == "dbscan" and eps is None,
+        metrics=clustering_metrics(genome_ids, labels, result.coords),
+        clustering=clustering,
+    )
 
 
-def eps_sweep(coords: np.ndarray, genome_ids, min_samples: int = 5,
-              n_values: int = 40) -> pd.DataFrame:
+def eps_sweep(
+    coords: np.ndarray, genome_ids, min_samples: int = 5, n_values: int = 40
+) -> pd.DataFrame:
     """DBSCAN at `n_values` eps spread evenly from the smallest k-distance (nearly all noise) to
     twice the largest (no noise; clusters may merge), plus the knee: eps, ari, n_clusters,
     noise_fraction, is_knee."""
@@ -112,20 +147,40 @@ def eps_sweep(coords: np.ndarray, genome_ids, min_samples: int = 5,
     for value in values:
         labels = DBSCAN(eps=value, min_samples=min_samples).fit_predict(coords)
         m = clustering_metrics(genome_ids, labels, coords)
-        rows.append({"eps": float(value), "ari": m["ari"], "n_clusters": m["n_clusters"],
-                     "noise_fraction": m["noise_fraction"], "is_knee": bool(value == knee)})
+        rows.append(
+            {
+                "eps": float(value),
+                "ari": m["ari"],
+                "n_clusters": m["n_clusters"],
+                "noise_fraction": m["noise_fraction"],
+                "is_knee": bool(value == knee),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def metrics_row(model: str, result: BinningResult, n_points: int) -> pd.DataFrame:
     """One row of `binning_metrics.csv`."""
-    return pd.DataFrame([{"model": model, "n_points": n_points, **result.metrics,
-                          "eps": result.eps, "eps_chosen": result.eps_chosen}])
+    return pd.DataFrame(
+        [
+            {
+                "model": model,
+                "n_points": n_points,
+                **result.metrics,
+                "eps": result.eps,
+                "eps_chosen": result.eps_chosen,
+            }
+        ]
+    )
 
 
-def embed_models(models: list[str], seqs: list[str], batch_size: int = 16,
-                 max_tokens: int = 1024, device: str = "cpu"
-                 ) -> tuple[dict[str, np.ndarray], list[dict]]:
+def embed_models(
+    models: list[str],
+    seqs: list[str],
+    batch_size: int = 16,
+    max_tokens: int = 1024,
+    device: str = "cpu",
+) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Each model's embeddings of `seqs` -> ({model: (n, dim)}, failure rows).
 
     A model that cannot load or embed becomes one failure row (for
@@ -160,9 +215,11 @@ def taxon_levels(fragments: pd.DataFrame, taxon_columns: list[str]) -> dict[str,
             continue
         empty = fragments[column].astype(str).str.strip().isin(["", "nan"])
         if empty.any():
-            raise InputError(f"taxon column {column!r} is empty for genome "
-                             f"{fragments['genome_id'][empty].iat[0]!r}. Fill it in for every "
-                             f"genome or leave {column!r} out of taxon_columns.")
+            raise InputError(
+                f"taxon column {column!r} is empty for genome "
+                f"{fragments['genome_id'][empty].iat[0]!r}. Fill it in for every "
+                f"genome or leave {column!r} out of taxon_columns."
+            )
         levels[column] = fragments[column]
     return levels
 
@@ -180,18 +237,27 @@ class BinningRun:
     sweeps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def bin_models(embeddings: dict[str, np.ndarray], fragments: pd.DataFrame, umap_dim: int,
-               seed: int, min_samples: int = 5, eps: float | None = None,
-               clusterings: tuple[str, ...] = ("dbscan",), taxon_columns: tuple[str, ...] = (),
-               min_cluster_size: int = 10, sweep: bool = True) -> BinningRun:
+def bin_models(
+    embeddings: dict[str, np.ndarray],
+    fragments: pd.DataFrame,
+    umap_dim: int,
+    seed: int,
+    min_samples: int = 5,
+    eps: float | None = None,
+    clusterings: tuple[str, ...] = ("dbscan",),
+    taxon_columns: tuple[str, ...] = (),
+    min_cluster_size: int = 10,
+    sweep: bool = True,
+) -> BinningRun:
     """Reduce each model's embeddings once, cluster them every way asked, score each clustering
     at genome level and at each taxon level the table has, and sweep DBSCAN's eps."""
     if not embeddings:
         raise InputError("models is empty: list at least one model, e.g. models: [tnf].")
     bad = [c for c in clusterings if c not in CLUSTERINGS]
     if bad or not clusterings:
-        raise InputError(f"clusterings {list(clusterings)}: choose one or more of "
-                         f"{', '.join(CLUSTERINGS)}.")
+        raise InputError(
+            f"clusterings {list(clusterings)}: choose one or more of {', '.join(CLUSTERINGS)}."
+        )
     levels = taxon_levels(fragments, list(taxon_columns))
     genome_ids = levels["genome"]
     run = BinningRun(pd.DataFrame())
@@ -199,12 +265,22 @@ def bin_models(embeddings: dict[str, np.ndarray], fragments: pd.DataFrame, umap_
     for model, x in embeddings.items():
         base = bin_embeddings(x, genome_ids, umap_dim, seed, min_samples, eps)
         for clustering in clusterings:
-            result = base if clustering == "dbscan" else recluster(
-                base, genome_ids, clustering, min_samples, eps, min_cluster_size)
+            result = (
+                base
+                if clustering == "dbscan"
+                else recluster(base, genome_ids, clustering, min_samples, eps, min_cluster_size)
+            )
             run.results[(model, clustering)] = result
             table = level_metrics(levels, result.labels, result.coords)
-            rows.append(table.assign(model=model, clustering=clustering, n_points=len(x),
-                                     eps=result.eps, eps_chosen=result.eps_chosen))
+            rows.append(
+                table.assign(
+                    model=model,
+                    clustering=clustering,
+                    n_points=len(x),
+                    eps=result.eps,
+                    eps_chosen=result.eps_chosen,
+                )
+            )
         if sweep:
             sweeps.append(eps_sweep(base.coords, genome_ids, min_samples).assign(model=model))
     first = ["model", "clustering", "level", "n_points"]
@@ -216,5 +292,10 @@ def bin_models(embeddings: dict[str, np.ndarray], fragments: pd.DataFrame, umap_
 
 def run_labels(run: BinningRun, fragment_ids) -> pd.DataFrame:
     """Rows of `cluster_labels.csv` for a whole run: model, clustering, fragment_id, cluster."""
-    return pd.concat([labels_table(model, fragment_ids, result).assign(clustering=clustering)
-                      for (model, clustering), result in run.results.items()], ignore_index=True)
+    return pd.concat(
+        [
+            labels_table(model, fragment_ids, result).assign(clustering=clustering)
+            for (model, clustering), result in run.results.items()
+        ],
+        ignore_index=True,
+    )

@@ -14,6 +14,7 @@ import torch
 from genobench.profiling.timing import time_call
 from genobench.semicrf.api import log_partition
 from genobench.semicrf.brute_force import naive_log_partition
+from genobench.status import FAIL, PASS
 
 # criterion -> pass threshold (a value below it passes)
 CRITERIA = {
@@ -35,9 +36,16 @@ class Problem:
     lengths: torch.Tensor
 
 
-def random_problem(batch: int, max_len: int, max_duration: int, num_classes: int, seed: int,
-                   device: str = "cpu", dtype: torch.dtype = torch.float32,
-                   variable_lengths: bool = True) -> Problem:
+def random_problem(
+    batch: int,
+    max_len: int,
+    max_duration: int,
+    num_classes: int,
+    seed: int,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    variable_lengths: bool = True,
+) -> Problem:
     """Seeded random scores; with `variable_lengths` the first sequence has length T and the
     others a random length in [T/2, T]."""
     gen = torch.Generator().manual_seed(seed)
@@ -52,8 +60,9 @@ def random_problem(batch: int, max_len: int, max_duration: int, num_classes: int
     return Problem(cum.to(**to), transition.to(**to), duration_bias.to(**to), lengths.to(device))
 
 
-def run_backend(backend: str, problem: Problem, checkpoint_interval: int | None = None
-                ) -> dict[str, torch.Tensor | float]:
+def run_backend(
+    backend: str, problem: Problem, checkpoint_interval: int | None = None
+) -> dict[str, torch.Tensor | float]:
     """log Z, the gradients of sum(log Z), seconds of forward+backward and peak memory (MB).
 
     `backend` is "reference", "triton" or "naive" (autograd through the textbook DP).
@@ -69,14 +78,19 @@ def run_backend(backend: str, problem: Problem, checkpoint_interval: int | None 
         if backend == "naive":
             log_z = naive_log_partition(*leaves, problem.lengths)
         else:
-            log_z = log_partition(*leaves, problem.lengths, backend=backend,
-                                  checkpoint_interval=checkpoint_interval)
+            log_z = log_partition(
+                *leaves, problem.lengths, backend=backend, checkpoint_interval=checkpoint_interval
+            )
         return log_z.detach(), torch.autograd.grad(log_z.sum(), leaves)
 
     seconds, (log_z, grads) = time_call(forward_backward, str(device))
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_cuda else math.nan
-    return {"log_z": log_z, **{f"grad_{n}": g for n, g in zip(SCORE_NAMES, grads)},
-            "seconds": seconds, "peak_mem_mb": peak}
+    return {
+        "log_z": log_z,
+        **{f"grad_{n}": g for n, g in zip(SCORE_NAMES, grads)},
+        "seconds": seconds,
+        "peak_mem_mb": peak,
+    }
 
 
 def _max_rel(ref: torch.Tensor, other: torch.Tensor) -> float:
@@ -93,31 +107,51 @@ def error_metrics(ref: dict, other: dict) -> dict[str, float]:
     return {
         "log_z_max_rel_err": ((r["log_z"] - o["log_z"]).abs() / r["log_z"].abs()).max().item(),
         "grad_transition_max_rel_err": _max_rel(r["grad_transition"], o["grad_transition"]),
-        "grad_duration_bias_max_rel_err": _max_rel(r["grad_duration_bias"], o["grad_duration_bias"]),
+        "grad_duration_bias_max_rel_err": _max_rel(
+            r["grad_duration_bias"], o["grad_duration_bias"]
+        ),
         "grad_cum_scores_mae": diff_cum.mean().item(),
         "grad_cum_scores_max_abs_err": diff_cum.max().item(),
-        "grad_cum_scores_max_elem_rel_err":
-            (diff_cum / r["grad_cum_scores"].abs().clamp(min=1e-30)).max().item(),
+        "grad_cum_scores_max_elem_rel_err": (diff_cum / r["grad_cum_scores"].abs().clamp(min=1e-30))
+        .max()
+        .item(),
     }
 
 
 def verdicts(errors: dict[str, float]) -> dict[str, str]:
     """PASS/FAIL per criterion of CRITERIA (NaN fails)."""
-    return {f"{name}_pass": "PASS" if errors[name] < limit else "FAIL"
-            for name, limit in CRITERIA.items()}
+    return {
+        f"{name}_pass": PASS if errors[name] < limit else FAIL for name, limit in CRITERIA.items()
+    }
 
 
-def gradient_check(max_len: int, max_duration: int, num_classes: int, batch: int, seed: int,
-                   candidate: str, device: str = "cpu", checkpoint_interval: int | None = None
-                   ) -> dict[str, float | str | int]:
+def gradient_check(
+    max_len: int,
+    max_duration: int,
+    num_classes: int,
+    batch: int,
+    seed: int,
+    candidate: str,
+    device: str = "cpu",
+    checkpoint_interval: int | None = None,
+) -> dict[str, float | str | int]:
     """One row of the gradient-check table: `candidate` vs "reference" at one shape."""
     dtype = torch.float64 if candidate == "naive" else torch.float32
     problem = random_problem(batch, max_len, max_duration, num_classes, seed, device, dtype)
     ref = run_backend("reference", problem, checkpoint_interval)
     other = run_backend(candidate, problem, checkpoint_interval)
     errors = error_metrics(ref, other)
-    return {"T": max_len, "K": max_duration, "C": num_classes, "B": batch,
-            "dtype": str(dtype).removeprefix("torch."), "candidate": candidate, **errors,
-            **verdicts(errors), "reference_s": ref["seconds"], "candidate_s": other["seconds"],
-            "reference_peak_mem_mb": ref["peak_mem_mb"],
-            "candidate_peak_mem_mb": other["peak_mem_mb"]}
+    return {
+        "T": max_len,
+        "K": max_duration,
+        "C": num_classes,
+        "B": batch,
+        "dtype": str(dtype).removeprefix("torch."),
+        "candidate": candidate,
+        **errors,
+        **verdicts(errors),
+        "reference_s": ref["seconds"],
+        "candidate_s": other["seconds"],
+        "reference_peak_mem_mb": ref["peak_mem_mb"],
+        "candidate_peak_mem_mb": other["peak_mem_mb"],
+    }

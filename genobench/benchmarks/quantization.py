@@ -27,16 +27,28 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from genobench.metrics.fidelity import (MomentAccumulator, embedding_fidelity,
-                                        reference_summary, token_fidelity, token_summary)
+from genobench.metrics.fidelity import (
+    MomentAccumulator,
+    embedding_fidelity,
+    reference_summary,
+    token_fidelity,
+    token_summary,
+)
 from genobench.models.embed import length_sorted_batches, mean_pool
-from genobench.models.loading import (STANDARD, ModeUnavailable, check_mode, embedding_size,
-                                      from_bitsandbytes, load_model, pad_batch, resolve_dtype)
+from genobench.models.loading import (
+    STANDARD,
+    ModeUnavailable,
+    check_mode,
+    embedding_size,
+    from_bitsandbytes,
+    load_model,
+    pad_batch,
+    resolve_dtype,
+)
 from genobench.profiling.memory import GB, PeakMemory, model_footprint_bytes, release_memory
 from genobench.profiling.power import PowerMonitor, efficiency
 from genobench.profiling.timing import summarize_times, time_call
-
-OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+from genobench.status import FAILED, OK, SKIPPED
 
 
 @dataclass
@@ -57,8 +69,9 @@ class TokenBatch:
         return int(self.attention_mask.numel())
 
 
-def encode_batches(tokenizer, seqs: list[str], batch_size: int, max_tokens: int,
-                   subset: np.ndarray | None = None) -> list[TokenBatch]:
+def encode_batches(
+    tokenizer, seqs: list[str], batch_size: int, max_tokens: int, subset: np.ndarray | None = None
+) -> list[TokenBatch]:
     """Tokenize (truncating to `max_tokens`) and group into length-sorted padded batches.
 
     Padding is on the right (`loading.pad_batch`), so real tokens of a causal model keep
@@ -66,8 +79,9 @@ def encode_batches(tokenizer, seqs: list[str], batch_size: int, max_tokens: int,
     `subset` restricts to those sequence indices (the batch indices still refer to `seqs`).
     """
     if batch_size < 1 or max_tokens < 2:
-        raise ValueError(f"need batch_size >= 1 and max_tokens >= 2, got {batch_size}, "
-                         f"{max_tokens}")
+        raise ValueError(
+            f"need batch_size >= 1 and max_tokens >= 2, got {batch_size}, {max_tokens}"
+        )
     idx = np.arange(len(seqs)) if subset is None else np.asarray(subset)
     enc = tokenizer([seqs[i] for i in idx], truncation=True, max_length=max_tokens)
     lengths = [len(ids) for ids in enc["input_ids"]]
@@ -93,17 +107,19 @@ class ModeResult:
     status: str
     reason: str | None = None
     performance: dict[str, Any] = field(default_factory=dict)
-    embeddings: np.ndarray | None = None          # (n_seqs, hidden): timed pass, last layer
-    layer_embeddings: np.ndarray | None = None    # (n_layers + 1, n_fidelity, hidden)
+    embeddings: np.ndarray | None = None  # (n_seqs, hidden): timed pass, last layer
+    layer_embeddings: np.ndarray | None = None  # (n_layers + 1, n_fidelity, hidden)
     layer_stats: list[dict[str, float]] = field(default_factory=list)
-    logprobs: list[torch.Tensor] | None = None    # per fidelity batch (n_positions, vocab)
-    targets: list[torch.Tensor] | None = None     # actual next tokens of those positions
+    logprobs: list[torch.Tensor] | None = None  # per fidelity batch (n_positions, vocab)
+    targets: list[torch.Tensor] | None = None  # actual next tokens of those positions
     token_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def _device_inputs(batch: TokenBatch, device: str) -> dict[str, torch.Tensor]:
-    return {"input_ids": batch.input_ids.to(device),
-            "attention_mask": batch.attention_mask.to(device)}
+    return {
+        "input_ids": batch.input_ids.to(device),
+        "attention_mask": batch.attention_mask.to(device),
+    }
 
 
 def embed_batch(model, batch: TokenBatch, device: str) -> torch.Tensor:
@@ -140,16 +156,29 @@ def analyse_batch(model, batch: TokenBatch, device: str, causal: bool):
 
 
 def _skip(mode: str, reason: str, status: str = SKIPPED) -> ModeResult:
-    return ModeResult(mode=mode, status=status, reason=reason,
-                      performance={"mode": mode, "status": status, "reason": reason})
+    return ModeResult(
+        mode=mode,
+        status=status,
+        reason=reason,
+        performance={"mode": mode, "status": status, "reason": reason},
+    )
 
 
-def run_mode(model_source: str, mode: str, batches: list[TokenBatch],
-             fidelity_batches: list[TokenBatch], device: str = "cpu", dtype="auto",
-             reference: ModeResult | None = None, warmup_batches: int = 1,
-             power_interval_ms: float = 100.0, head: str | None = None,
-             trust_remote_code: bool | None = None, progress: bool = True, nvml=None
-             ) -> ModeResult:
+def run_mode(
+    model_source: str,
+    mode: str,
+    batches: list[TokenBatch],
+    fidelity_batches: list[TokenBatch],
+    device: str = "cpu",
+    dtype="auto",
+    reference: ModeResult | None = None,
+    warmup_batches: int = 1,
+    power_interval_ms: float = 100.0,
+    head: str | None = None,
+    trust_remote_code: bool | None = None,
+    progress: bool = True,
+    nvml=None,
+) -> ModeResult:
     """Load `model_source` in `mode` and measure it on `batches` (see the module doc).
 
     `reference` is the `standard` run: token and embedding fidelity are computed against
@@ -168,15 +197,28 @@ def run_mode(model_source: str, mode: str, batches: list[TokenBatch],
     memory = PeakMemory(device).reset()
     started = time.perf_counter()
     try:
-        model, _ = load_model(model_source, mode, device, dtype, head=head,
-                              trust_remote_code=trust_remote_code)
+        model, _ = load_model(
+            model_source, mode, device, dtype, head=head, trust_remote_code=trust_remote_code
+        )
     except ModeUnavailable as exc:
         return _skip(mode, exc.reason)
     load_s = time.perf_counter() - started
     try:
-        return _measure(model, mode, batches, fidelity_batches, device, reference,
-                        warmup_batches, power_interval_ms, progress, memory, load_s, nvml,
-                        resolve_dtype(dtype, device))
+        return _measure(
+            model,
+            mode,
+            batches,
+            fidelity_batches,
+            device,
+            reference,
+            warmup_batches,
+            power_interval_ms,
+            progress,
+            memory,
+            load_s,
+            nvml,
+            resolve_dtype(dtype, device),
+        )
     except _ForwardFailed as exc:
         return _skip(mode, exc.reason)
     except (RuntimeError, NotImplementedError, ValueError) as exc:
@@ -190,8 +232,11 @@ def run_mode(model_source: str, mode: str, batches: list[TokenBatch],
 
 def failure_rows(results: dict[str, ModeResult]) -> list[dict[str, Any]]:
     """The failed modes as rows for `genobench.report.results.write_failures`."""
-    return [{"what": f"mode {mode}", "error": r.reason} for mode, r in results.items()
-            if r.status == FAILED]
+    return [
+        {"what": f"mode {mode}", "error": r.reason}
+        for mode, r in results.items()
+        if r.status == FAILED
+    ]
 
 
 class _ForwardFailed(Exception):
@@ -201,24 +246,63 @@ class _ForwardFailed(Exception):
 
 
 @torch.inference_mode()
-def _measure(model, mode, batches, fidelity_batches, device, reference, warmup_batches,
-             power_interval_ms, progress, memory, load_s, nvml, dtype) -> ModeResult:
+def _measure(
+    model,
+    mode,
+    batches,
+    fidelity_batches,
+    device,
+    reference,
+    warmup_batches,
+    power_interval_ms,
+    progress,
+    memory,
+    load_s,
+    nvml,
+    dtype,
+) -> ModeResult:
     footprint = model_footprint_bytes(model)
     try:
         for batch in batches[:warmup_batches]:
             embed_batch(model, batch, device)
-        return _profile_and_analyse(model, mode, batches, fidelity_batches, device, reference,
-                                    warmup_batches, power_interval_ms, progress, memory,
-                                    load_s, nvml, dtype, footprint)
+        return _profile_and_analyse(
+            model,
+            mode,
+            batches,
+            fidelity_batches,
+            device,
+            reference,
+            warmup_batches,
+            power_interval_ms,
+            progress,
+            memory,
+            load_s,
+            nvml,
+            dtype,
+            footprint,
+        )
     except (RuntimeError, NotImplementedError) as exc:
         if mode == STANDARD or not from_bitsandbytes(exc):
             raise
         raise _ForwardFailed(f"forward failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _profile_and_analyse(model, mode, batches, fidelity_batches, device, reference,
-                         warmup_batches, power_interval_ms, progress, memory, load_s, nvml,
-                         dtype, footprint) -> ModeResult:
+def _profile_and_analyse(
+    model,
+    mode,
+    batches,
+    fidelity_batches,
+    device,
+    reference,
+    warmup_batches,
+    power_interval_ms,
+    progress,
+    memory,
+    load_s,
+    nvml,
+    dtype,
+    footprint,
+) -> ModeResult:
     n = int(max(b.index.max() for b in batches)) + 1
     hidden = embedding_size(model.config)
     embeddings = np.full((n, hidden), np.nan, dtype=np.float32)
@@ -226,7 +310,8 @@ def _profile_and_analyse(model, mode, batches, fidelity_batches, device, referen
     monitor = PowerMonitor(device, power_interval_ms, nvml=nvml)
     with monitor:
         for batch in tqdm(batches, desc=f"{mode}", disable=not progress, leave=False):
-            seconds, pooled = time_call(lambda: embed_batch(model, batch, device), device)
+            # the lambda runs inside this iteration, on this batch
+            seconds, pooled = time_call(lambda: embed_batch(model, batch, device), device)  # noqa: B023
             times.append(seconds)
             embeddings[batch.index] = pooled.numpy()
             tokens += batch.n_tokens
@@ -242,25 +327,36 @@ def _profile_and_analyse(model, mode, batches, fidelity_batches, device, referen
     timed_s = float(np.sum(times))
     lat = summarize_times(times)
     perf = {
-        "mode": mode, "status": OK, "reason": None, "device": device,
+        "mode": mode,
+        "status": OK,
+        "reason": None,
+        "device": device,
         "dtype": str(dtype).replace("torch.", ""),
-        "n_sequences": seqs, "n_tokens": tokens,
+        "n_sequences": seqs,
+        "n_tokens": tokens,
         "padding_fraction": 1 - tokens / sum(b.n_padded for b in batches),
-        "n_batches": len(batches), "warmup_batches": warmup_batches,
-        "timed_s": timed_s, "tokens_per_s": tokens / timed_s, "seqs_per_s": seqs / timed_s,
-        "latency_median_s": lat["median_s"], "latency_p90_s": lat["p90_s"],
+        "n_batches": len(batches),
+        "warmup_batches": warmup_batches,
+        "timed_s": timed_s,
+        "tokens_per_s": tokens / timed_s,
+        "seqs_per_s": seqs / timed_s,
+        "latency_median_s": lat["median_s"],
+        "latency_p90_s": lat["p90_s"],
         "latency_mean_s": lat["mean_s"],
-        "avg_power_W": power.avg_power_W, "energy_J": power.energy_J,
+        "avg_power_W": power.avg_power_W,
+        "energy_J": power.energy_J,
         **efficiency(tokens, timed_s, power),
         "energy_source": power.energy_source,
-        "power_status": power.status if power.status == "measured" else
-        f"missing: {power.reason}",
+        "power_status": power.status if power.status == "measured" else f"missing: {power.reason}",
         "power_samples": power.n_samples,
-        "peak_mem_GB": peak / GB, "peak_mem_kind": memory.kind,
+        "peak_mem_GB": peak / GB,
+        "peak_mem_kind": memory.kind,
         "process_peak_rss_GB": None if memory.on_gpu else absolute_peak / GB,
-        "footprint_GB": footprint / GB, "footprint_after_run_GB": footprint_run / GB,
+        "footprint_GB": footprint / GB,
+        "footprint_after_run_GB": footprint_run / GB,
         "footprint_hf_GB": model.get_memory_footprint() / GB
-        if hasattr(model, "get_memory_footprint") else math.nan,
+        if hasattr(model, "get_memory_footprint")
+        else math.nan,
         "load_s": load_s,
     }
 
@@ -269,8 +365,7 @@ def _profile_and_analyse(model, mode, batches, fidelity_batches, device, referen
     pooled_layers, accumulators, logprobs, targets = [], None, [], []
     per_token: dict[str, list[np.ndarray]] = {}
     ref_index = 0
-    for batch in tqdm(fidelity_batches, desc=f"{mode} fidelity", disable=not progress,
-                      leave=False):
+    for batch in tqdm(fidelity_batches, desc=f"{mode} fidelity", disable=not progress, leave=False):
         pooled, values, logp, tgt = analyse_batch(model, batch, device, causal)
         pooled_layers.append(pooled)
         if accumulators is None:
@@ -294,15 +389,21 @@ def _profile_and_analyse(model, mode, batches, fidelity_batches, device, referen
         token_metrics = token_summary({k: np.concatenate(v) for k, v in per_token.items()})
     elif logprobs:
         token_metrics = reference_summary(
-            torch.cat(logprobs), None if targets[0] is None else torch.cat(targets))
+            torch.cat(logprobs), None if targets[0] is None else torch.cat(targets)
+        )
     else:
         token_metrics = {}
     return ModeResult(
-        mode=mode, status=OK, performance=perf, embeddings=embeddings,
+        mode=mode,
+        status=OK,
+        performance=perf,
+        embeddings=embeddings,
         layer_embeddings=layer_emb,
         layer_stats=[acc.stats() for acc in accumulators or []],
         logprobs=logprobs if reference is None else None,
-        targets=targets if reference is None else None, token_metrics=token_metrics)
+        targets=targets if reference is None else None,
+        token_metrics=token_metrics,
+    )
 
 
 # ---- tables ---------------------------------------------------------------------------
@@ -328,16 +429,17 @@ def layer_rows(result: ModeResult, reference: ModeResult) -> list[dict[str, Any]
     if result.status != OK or result.layer_embeddings is None or result is reference:
         return []
     rows = []
-    for layer, (ref, emb) in enumerate(zip(reference.layer_embeddings,
-                                           result.layer_embeddings)):
+    for layer, (ref, emb) in enumerate(zip(reference.layer_embeddings, result.layer_embeddings)):
         rows.append({"mode": result.mode, "layer": layer, **embedding_fidelity(ref, emb)})
     return rows
 
 
 def distribution_rows(result: ModeResult) -> list[dict[str, Any]]:
     """Rows of distribution_statistics.csv: hidden-state value statistics per layer."""
-    return [{"mode": result.mode, "layer": layer, **stats}
-            for layer, stats in enumerate(result.layer_stats)]
+    return [
+        {"mode": result.mode, "layer": layer, **stats}
+        for layer, stats in enumerate(result.layer_stats)
+    ]
 
 
 def pareto_front(cost, gain) -> np.ndarray:
@@ -348,21 +450,43 @@ def pareto_front(cost, gain) -> np.ndarray:
     ok = ~(np.isnan(cost) | np.isnan(gain))
     front = np.zeros(len(cost), dtype=bool)
     for i in np.flatnonzero(ok):
-        dominated = ok & (cost <= cost[i]) & (gain >= gain[i]) & ((cost < cost[i])
-                                                                  | (gain > gain[i]))
+        dominated = (
+            ok & (cost <= cost[i]) & (gain >= gain[i]) & ((cost < cost[i]) | (gain > gain[i]))
+        )
         front[i] = not dominated.any()
     return front
 
 
-def summary_table(performance: pd.DataFrame, quality: pd.DataFrame,
-                  binning: pd.DataFrame) -> pd.DataFrame:
+def summary_table(
+    performance: pd.DataFrame, quality: pd.DataFrame, binning: pd.DataFrame
+) -> pd.DataFrame:
     """quant_summary.csv: the headline figures of every mode, relative to `standard`."""
-    cols_q = [c for c in ("kl_mean", "kl_median", "kl_p99", "js_mean", "top1_agreement",
-                          "ppl_ratio", "embedding_cosine_mean", "embedding_snr_db")
-              if c in quality.columns]
-    df = performance[["mode", "status", "tokens_per_s", "seqs_per_s", "latency_median_s",
-                      "peak_mem_GB", "footprint_GB", "tokens_per_joule"]].merge(
-        quality[["mode"] + cols_q], on="mode", how="left")
+    cols_q = [
+        c
+        for c in (
+            "kl_mean",
+            "kl_median",
+            "kl_p99",
+            "js_mean",
+            "top1_agreement",
+            "ppl_ratio",
+            "embedding_cosine_mean",
+            "embedding_snr_db",
+        )
+        if c in quality.columns
+    ]
+    df = performance[
+        [
+            "mode",
+            "status",
+            "tokens_per_s",
+            "seqs_per_s",
+            "latency_median_s",
+            "peak_mem_GB",
+            "footprint_GB",
+            "tokens_per_joule",
+        ]
+    ].merge(quality[["mode"] + cols_q], on="mode", how="left")
     if "ari" in binning.columns:
         df = df.merge(binning[["mode", "ari"]], on="mode", how="left")
     base = df[df["mode"] == STANDARD].iloc[0]
@@ -377,14 +501,16 @@ def summary_table(performance: pd.DataFrame, quality: pd.DataFrame,
 
 def best_performers(summary: pd.DataFrame) -> pd.DataFrame:
     """best_performers.csv: the best mode for each criterion (missing criteria say why)."""
-    criteria = [("fastest (tokens/s)", "tokens_per_s", "max"),
-                ("lowest latency (median s/batch)", "latency_median_s", "min"),
-                ("smallest footprint (GB)", "footprint_GB", "min"),
-                ("lowest peak memory (GB)", "peak_mem_GB", "min"),
-                ("most energy-efficient (tokens/J)", "tokens_per_joule", "max"),
-                ("most faithful quantized mode (KL mean)", "kl_mean", "min"),
-                ("highest top-1 agreement (quantized)", "top1_agreement", "max"),
-                ("best binning (ARI)", "ari", "max")]
+    criteria = [
+        ("fastest (tokens/s)", "tokens_per_s", "max"),
+        ("lowest latency (median s/batch)", "latency_median_s", "min"),
+        ("smallest footprint (GB)", "footprint_GB", "min"),
+        ("lowest peak memory (GB)", "peak_mem_GB", "min"),
+        ("most energy-efficient (tokens/J)", "tokens_per_joule", "max"),
+        ("most faithful quantized mode (KL mean)", "kl_mean", "min"),
+        ("highest top-1 agreement (quantized)", "top1_agreement", "max"),
+        ("best binning (ARI)", "ari", "max"),
+    ]
     ok = summary[summary["status"] == OK]
     rows = []
     for name, col, how in criteria:
@@ -394,14 +520,24 @@ def best_performers(summary: pd.DataFrame) -> pd.DataFrame:
         values = pool[col] if col in pool.columns else pd.Series(dtype=float)
         values = pd.to_numeric(values, errors="coerce").dropna()
         if values.empty:
-            note = ("not measured here (no NVML/GPU)" if col == "tokens_per_joule"
-                    else "no measured mode")
+            note = (
+                "not measured here (no NVML/GPU)"
+                if col == "tokens_per_joule"
+                else "no measured mode"
+            )
             rows.append({"criterion": name, "mode": None, "value": math.nan, "note": note})
             continue
         i = values.idxmax() if how == "max" else values.idxmin()
-        rows.append({"criterion": name, "mode": pool.loc[i, "mode"], "value": values[i],
-                     "note": ""})
+        rows.append(
+            {"criterion": name, "mode": pool.loc[i, "mode"], "value": values[i], "note": ""}
+        )
     front = ok[ok["pareto_throughput_vs_footprint"]]["mode"].tolist()
-    rows.append({"criterion": "Pareto front (throughput vs footprint)", "mode": ", ".join(front),
-                 "value": math.nan, "note": "modes not beaten on both speed and footprint"})
+    rows.append(
+        {
+            "criterion": "Pareto front (throughput vs footprint)",
+            "mode": ", ".join(front),
+            "value": math.nan,
+            "note": "modes not beaten on both speed and footprint",
+        }
+    )
     return pd.DataFrame(rows)

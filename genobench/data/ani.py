@@ -15,14 +15,18 @@ def ani_pairs(genomes: dict[str, list[str]]) -> list[tuple[str, str, float]]:
     try:
         import pyskani
     except ModuleNotFoundError:
-        raise ModuleNotFoundError("ANI needs the package pyskani: `pip install pyskani` "
-                                  "(pinned in requirements.txt).") from None
+        raise ModuleNotFoundError(
+            "ANI needs the package pyskani: `pip install pyskani` (pinned in requirements.txt)."
+        ) from None
     db = pyskani.Database()
     for name, contigs in genomes.items():
         db.sketch(name, *contigs)
-    return [(name, hit.reference_name, float(hit.identity))
-            for name, contigs in genomes.items() for hit in db.query(name, *contigs)
-            if hit.reference_name != name]
+    return [
+        (name, hit.reference_name, float(hit.identity))
+        for name, contigs in genomes.items()
+        for hit in db.query(name, *contigs)
+        if hit.reference_name != name
+    ]
 
 
 def ani_species(genomes: dict[str, list[str]], threshold: float = SPECIES_ANI) -> dict[str, str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from genobench.data.errors import InputError
 from genobench.report.results import atomic_write_text
@@ -51,16 +52,22 @@ def parse_fasta(lines: Iterable[str], source: str = "<text>") -> Iterator[FastaR
                 yield FastaRecord(header.split()[0], header, "".join(chunks), header_line)
             header, header_line, chunks = line[1:].strip(), lineno, []
             if not header:
-                raise InputError(f"{source}, line {lineno}: empty header ('>' with no id). "
-                                 "Give every record an id: '>my_sequence_1'.")
+                raise InputError(
+                    f"{source}, line {lineno}: empty header ('>' with no id). "
+                    "Give every record an id: '>my_sequence_1'."
+                )
             rid = header.split()[0]
             if rid in seen:
-                raise InputError(f"{source}, line {lineno}: id {rid!r} was already used on line "
-                                 f"{seen[rid]}. Record ids must be unique.")
+                raise InputError(
+                    f"{source}, line {lineno}: id {rid!r} was already used on line "
+                    f"{seen[rid]}. Record ids must be unique."
+                )
             seen[rid] = lineno
         elif header is None:
-            raise InputError(f"{source}, line {lineno}: sequence text before the first '>' "
-                             "header. Is this a FASTA file?")
+            raise InputError(
+                f"{source}, line {lineno}: sequence text before the first '>' "
+                "header. Is this a FASTA file?"
+            )
         else:
             chunks.append("".join(line.split()))
     if header is not None:
@@ -74,18 +81,22 @@ def read_fasta(path: str | Path) -> list[FastaRecord]:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file. Pass the path of a FASTA file "
-                         "(.fa/.fna/.fasta, optionally .gz).")
+        raise InputError(
+            f"{path}: no such file. Pass the path of a FASTA file "
+            "(.fa/.fna/.fasta, optionally .gz)."
+        )
     with open_text(path) as fh:
         records = list(parse_fasta(fh, source=str(path)))
     if not records:
-        raise InputError(f"{path}: no FASTA records found. Expected '>id' lines, each "
-                         "followed by its sequence.")
+        raise InputError(
+            f"{path}: no FASTA records found. Expected '>id' lines, each followed by its sequence."
+        )
     return records
 
 
-def write_fasta(records: Iterable[FastaRecord | tuple[str, str]], path: str | Path,
-                width: int = 80) -> Path:
+def write_fasta(
+    records: Iterable[FastaRecord | tuple[str, str]], path: str | Path, width: int = 80
+) -> Path:
     """Write records (FastaRecords, or (header, seq) pairs) atomically, `width` letters a
     line."""
     out = io.StringIO()
@@ -93,5 +104,5 @@ def write_fasta(records: Iterable[FastaRecord | tuple[str, str]], path: str | Pa
         header, seq = (rec.description, rec.seq) if isinstance(rec, FastaRecord) else rec
         out.write(f">{header}\n")
         for i in range(0, len(seq), width):
-            out.write(seq[i:i + width] + "\n")
+            out.write(seq[i : i + width] + "\n")
     return atomic_write_text(out.getvalue(), path)

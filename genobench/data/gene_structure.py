@@ -52,8 +52,7 @@ import torch
 from genobench.paths import cache_dir
 
 BASES = "ACGTN"
-CLASSES = {3: ("intergenic", "exon", "intron"),
-           5: ("intergenic", "exon", "intron", "utr5", "utr3")}
+CLASSES = {3: ("intergenic", "exon", "intron"), 5: ("intergenic", "exon", "intron", "utr5", "utr3")}
 INTERGENIC, EXON, INTRON, UTR5, UTR3 = range(5)
 # onehot and kmer4 are computed from base tokens; frame_bins are the per-bin features that
 # genobench.data.real_gene_structure stores in place of tokens (19 numbers per bin)
@@ -70,10 +69,11 @@ class DurationLaw:
     low: int
     high: int
 
-    def scaled(self, scale: float) -> "DurationLaw":
+    def scaled(self, scale: float) -> DurationLaw:
         low = max(1, int(round(self.low * scale)))
-        return DurationLaw(self.median * scale, self.sigma, low,
-                           max(low, int(round(self.high * scale))))
+        return DurationLaw(
+            self.median * scale, self.sigma, low, max(low, int(round(self.high * scale)))
+        )
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         draw = rng.lognormal(np.log(self.median), self.sigma, size)
@@ -122,8 +122,10 @@ class GeneStructureConfig:
         if self.seq_length < 2:
             raise ValueError(f"seq_length must be >= 2, got {self.seq_length}")
         if min(self.num_train, self.num_val, self.num_test) < 1:
-            raise ValueError("num_train, num_val and num_test must each be >= 1, got "
-                             f"{self.num_train}, {self.num_val}, {self.num_test}")
+            raise ValueError(
+                "num_train, num_val and num_test must each be >= 1, got "
+                f"{self.num_train}, {self.num_val}, {self.num_test}"
+            )
         if self.duration_scale <= 0:
             raise ValueError(f"duration_scale must be > 0, got {self.duration_scale}")
         if self.mean_introns < 0:
@@ -142,8 +144,9 @@ class GeneStructureConfig:
         laws = {name: DURATION_LAWS[name].scaled(self.duration_scale) for name in self.class_names}
         if self.splice_motifs and laws["intron"].low < MIN_INTRON_WITH_MOTIFS:
             law = laws["intron"]
-            laws["intron"] = DurationLaw(law.median, law.sigma, MIN_INTRON_WITH_MOTIFS,
-                                         max(law.high, MIN_INTRON_WITH_MOTIFS))
+            laws["intron"] = DurationLaw(
+                law.median, law.sigma, MIN_INTRON_WITH_MOTIFS, max(law.high, MIN_INTRON_WITH_MOTIFS)
+            )
         return laws
 
     def key(self) -> str:
@@ -157,8 +160,10 @@ def markov_tables(class_names: tuple[str, ...], strength: float = 1.0) -> np.nda
     for c, name in enumerate(class_names):
         freq = 0.25 + strength * (np.asarray(COMPOSITION[name]) - 0.25)
         if (freq <= 0).any():
-            raise ValueError(f"composition_strength {strength} makes a base frequency of "
-                             f"{name} <= 0; use a smaller value")
+            raise ValueError(
+                f"composition_strength {strength} makes a base frequency of "
+                f"{name} <= 0; use a smaller value"
+            )
         cpg = 1.0 + strength * (CPG_FACTOR[name] - 1.0)
         for prev in range(4):
             row = freq.copy()
@@ -168,8 +173,13 @@ def markov_tables(class_names: tuple[str, ...], strength: float = 1.0) -> np.nda
     return tables
 
 
-def gene_path(rng: np.random.Generator, laws: dict[str, DurationLaw], num_classes: int,
-              mean_introns: float, min_length: int) -> list[tuple[int, int]]:
+def gene_path(
+    rng: np.random.Generator,
+    laws: dict[str, DurationLaw],
+    num_classes: int,
+    mean_introns: float,
+    min_length: int,
+) -> list[tuple[int, int]]:
     """(label, duration) segments of consecutive genes, each followed by intergenic DNA,
     until their total reaches `min_length` (the caller puts intergenic DNA in front)."""
     names = CLASSES[num_classes]
@@ -198,8 +208,9 @@ def gene_path(rng: np.random.Generator, laws: dict[str, DurationLaw], num_classe
 
 
 @numba.njit(cache=True)
-def _sample_bases(labels: np.ndarray, cum_tables: np.ndarray, uniforms: np.ndarray,
-                  first: int) -> np.ndarray:
+def _sample_bases(
+    labels: np.ndarray, cum_tables: np.ndarray, uniforms: np.ndarray, first: int
+) -> np.ndarray:
     out = np.empty(labels.shape[0], dtype=np.uint8)
     prev = first
     for i in range(labels.shape[0]):
@@ -212,8 +223,9 @@ def _sample_bases(labels: np.ndarray, cum_tables: np.ndarray, uniforms: np.ndarr
     return out
 
 
-def make_sequence(config: GeneStructureConfig, rng: np.random.Generator,
-                  tables: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def make_sequence(
+    config: GeneStructureConfig, rng: np.random.Generator, tables: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """One window of `seq_length` bp: tokens (T,), labels (T,) and its segments.
 
     The window starts at a uniformly random point of the first intergenic region, so a
@@ -222,25 +234,34 @@ def make_sequence(config: GeneStructureConfig, rng: np.random.Generator,
     and end > T for the two cut at the window's edges; `truncated` marks them).
     """
     laws = config.laws()
-    tables = markov_tables(config.class_names, config.composition_strength) if tables is None else tables
+    tables = (
+        markov_tables(config.class_names, config.composition_strength) if tables is None else tables
+    )
     first_intergenic = int(laws["intergenic"].sample(rng))
     offset = int(rng.integers(0, first_intergenic))
-    path = gene_path(rng, laws, config.num_classes, config.mean_introns,
-                     offset + config.seq_length - first_intergenic)
+    path = gene_path(
+        rng,
+        laws,
+        config.num_classes,
+        config.mean_introns,
+        offset + config.seq_length - first_intergenic,
+    )
     path = [(INTERGENIC, first_intergenic)] + path
-    labels_full = np.repeat(np.array([lab for lab, _ in path], dtype=np.int64),
-                            np.array([dur for _, dur in path], dtype=np.int64))
-    labels = labels_full[offset: offset + config.seq_length]
+    labels_full = np.repeat(
+        np.array([lab for lab, _ in path], dtype=np.int64),
+        np.array([dur for _, dur in path], dtype=np.int64),
+    )
+    labels = labels_full[offset : offset + config.seq_length]
     cum_tables = np.cumsum(tables, axis=2)
-    tokens = _sample_bases(labels.astype(np.int64), cum_tables, rng.random(labels.shape[0]),
-                           int(rng.integers(4)))
+    tokens = _sample_bases(
+        labels.astype(np.int64), cum_tables, rng.random(labels.shape[0]), int(rng.integers(4))
+    )
     rows = []
     start = -offset
     for label, duration in path:
         end = start + duration
         if end > 0 and start < config.seq_length:
-            rows.append((label, start, end, duration,
-                         bool(start < 0 or end > config.seq_length)))
+            rows.append((label, start, end, duration, bool(start < 0 or end > config.seq_length)))
             if config.splice_motifs and label == INTRON:
                 for pos, base in ((start, 2), (start + 1, 3), (end - 2, 0), (end - 1, 2)):
                     if 0 <= pos < config.seq_length:  # G T ... A G
@@ -299,10 +320,13 @@ class GeneStructureData:
 
 
 def generate(config: GeneStructureConfig) -> GeneStructureData:
-    """Generate the three splits (seeded: one stream per split, independent of the others' sizes)."""
+    """Generate the three splits, seeded: one random stream per split, independent of the
+    others' sizes."""
     tables = markov_tables(config.class_names, config.composition_strength)
     splits = {}
-    for i, (name, count) in enumerate(zip(SPLITS, (config.num_train, config.num_val, config.num_test))):
+    for i, (name, count) in enumerate(
+        zip(SPLITS, (config.num_train, config.num_val, config.num_test))
+    ):
         rng = np.random.default_rng([config.seed, i])
         tokens = np.empty((count, config.seq_length), dtype=np.uint8)
         labels = np.empty((count, config.seq_length), dtype=np.uint8)
@@ -356,11 +380,15 @@ def load(path: str | Path) -> GeneStructureData:
     for name in SPLITS:
         with np.load(path / f"{name}.npz") as arrays:
             segs = durations[durations["split"] == name].drop(columns=["split", "class"])
-            splits[name] = Split(name, arrays["tokens"], arrays["labels"], segs.reset_index(drop=True))
+            splits[name] = Split(
+                name, arrays["tokens"], arrays["labels"], segs.reset_index(drop=True)
+            )
     return GeneStructureData(config, splits, path)
 
 
-def load_or_generate(config: GeneStructureConfig, root: str | Path | None = None) -> GeneStructureData:
+def load_or_generate(
+    config: GeneStructureConfig, root: str | Path | None = None
+) -> GeneStructureData:
     """The splits of `config`, from `<root>/<config key>/` when there, else generated and saved.
 
     `root` defaults to `<genobench cache>/gene_structure`.
@@ -375,6 +403,7 @@ def load_or_generate(config: GeneStructureConfig, root: str | Path | None = None
 
 
 # ----------------------------------------------------------------------------- features
+
 
 def onehot_features(tokens: torch.Tensor) -> torch.Tensor:
     """(B, T) int tokens -> (B, T, 5) one-hot A/C/G/T/N, float32."""
@@ -392,14 +421,14 @@ def kmer_features(tokens: torch.Tensor, k: int = 4, window: int = 32) -> torch.T
     batch, length = tokens.shape
     n_kmers = length - k + 1
     if n_kmers < 1:
-        return torch.zeros(batch, length, 4 ** k)
+        return torch.zeros(batch, length, 4**k)
     index = torch.zeros(batch, n_kmers, dtype=torch.long)
     valid = torch.ones(batch, n_kmers, dtype=torch.bool)
     for j in range(k):
-        part = tokens[:, j: j + n_kmers]
+        part = tokens[:, j : j + n_kmers]
         valid &= part < 4
         index = index * 4 + part.clamp(max=3)
-    counts = torch.zeros(batch, length, 4 ** k)
+    counts = torch.zeros(batch, length, 4**k)
     counts[:, :n_kmers].scatter_(2, index[..., None], valid[..., None].float())
     cum = torch.nn.functional.pad(counts.cumsum(1), (0, 0, 1, 0))
     pos = torch.arange(length)
@@ -415,10 +444,14 @@ def featurize(tokens: torch.Tensor, kind: str = "onehot", kmer_window: int = 32)
     takes (B, T, 19) features stored in place of tokens (real gene structure) as they are."""
     stored = tokens.dim() == 3
     if stored != (kind == "frame_bins"):
-        raise ValueError(f"features {kind!r} do not fit these splits: "
-                         + ("real gene-structure splits carry per-bin features; set features "
-                            "to 'frame_bins'" if stored else
-                            "'frame_bins' needs the splits of a real genome (real_genes)"))
+        raise ValueError(
+            f"features {kind!r} do not fit these splits: "
+            + (
+                "real gene-structure splits carry per-bin features; set features to 'frame_bins'"
+                if stored
+                else "'frame_bins' needs the splits of a real genome (real_genes)"
+            )
+        )
     if stored:
         return tokens.float()
     if kind == "onehot":

@@ -24,8 +24,17 @@ import pandas as pd
 from genobench.data.errors import InputError
 from genobench.paths import cache_dir
 
-GENE_COLUMNS = ("contig", "gene_id", "start", "end", "strand", "partial", "start_type",
-                "translation_table", "protein")
+GENE_COLUMNS = (
+    "contig",
+    "gene_id",
+    "start",
+    "end",
+    "strand",
+    "partial",
+    "start_type",
+    "translation_table",
+    "protein",
+)
 MIN_TRAINING_BP = 100000  # below this, Prodigal advises the metagenomic mode
 # NCBI translation table 1 / 11, codons in TCAG order (TTT, TTC, TTA, TTG, TCT, ...)
 _AMINO = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
@@ -46,7 +55,7 @@ def translate(cds: str) -> str:
     with other letters than A/C/G/T give X."""
     if len(cds) % 3:
         raise ValueError(f"a coding sequence has a length divisible by 3, got {len(cds)}")
-    return "".join(CODON_TABLE.get(cds[i:i + 3], "X") for i in range(0, len(cds), 3))
+    return "".join(CODON_TABLE.get(cds[i : i + 3], "X") for i in range(0, len(cds), 3))
 
 
 def load_genome(source: str | Path) -> dict[str, str]:
@@ -62,9 +71,11 @@ def load_genome(source: str | Path) -> dict[str, str]:
         seq = rec.seq.upper()
         bad = set(seq) - set(IUPAC_DNA)
         if bad:
-            raise InputError(f"{path}, record {rec.id!r} (line {rec.line}): letters "
-                             f"{''.join(sorted(bad))!r} are no nucleotide codes. A genome "
-                             f"FASTA holds {IUPAC_DNA} only.")
+            raise InputError(
+                f"{path}, record {rec.id!r} (line {rec.line}): letters "
+                f"{''.join(sorted(bad))!r} are no nucleotide codes. A genome "
+                f"FASTA holds {IUPAC_DNA} only."
+            )
         genome[rec.id] = seq.translate(_AMBIGUOUS_TO_N)
     return genome
 
@@ -86,9 +97,19 @@ def call_genes(genome: dict[str, str], closed: bool = True) -> pd.DataFrame:
     rows = []
     for contig, seq in genome.items():
         for i, gene in enumerate(finder.find_genes(seq), start=1):
-            rows.append((contig, f"{contig}_{i}", gene.begin - 1, gene.end, gene.strand,
-                         bool(gene.partial_begin or gene.partial_end), gene.start_type,
-                         gene.translation_table, gene.translate().rstrip(STOP)))
+            rows.append(
+                (
+                    contig,
+                    f"{contig}_{i}",
+                    gene.begin - 1,
+                    gene.end,
+                    gene.strand,
+                    bool(gene.partial_begin or gene.partial_end),
+                    gene.start_type,
+                    gene.translation_table,
+                    gene.translate().rstrip(STOP),
+                )
+            )
     return pd.DataFrame(rows, columns=list(GENE_COLUMNS))
 
 
@@ -104,8 +125,10 @@ def cached_genes(genome: dict[str, str], closed: bool = True) -> pd.DataFrame:
     """`call_genes`, kept as CSV in `<cache>/genes/` after the first call."""
     import pyrodigal
 
-    key = json.dumps({"genome": genome_digest(genome), "closed": closed,
-                      "pyrodigal": pyrodigal.__version__}, sort_keys=True)
+    key = json.dumps(
+        {"genome": genome_digest(genome), "closed": closed, "pyrodigal": pyrodigal.__version__},
+        sort_keys=True,
+    )
     path = cache_dir() / "genes" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.csv"
     if path.is_file():
         return pd.read_csv(path, keep_default_na=False, dtype={"contig": str, "gene_id": str})
@@ -119,5 +142,5 @@ def cached_genes(genome: dict[str, str], closed: bool = True) -> pd.DataFrame:
 
 def coding_sequence(genome: dict[str, str], gene) -> str:
     """The gene's coding sequence 5'->3' on its own strand (start codon to stop codon)."""
-    seq = genome[gene.contig][gene.start:gene.end]
+    seq = genome[gene.contig][gene.start : gene.end]
     return seq if gene.strand == 1 else reverse_complement(seq)

@@ -21,20 +21,21 @@ BASES = np.array(list("ACGT"))
 ORDER = 3
 
 
-def genome_chains(n_genomes: int, clade_size: int, seed: int,
-                  bias: float = 8.0, closeness: float = 150.0) -> np.ndarray:
+def genome_chains(
+    n_genomes: int, clade_size: int, seed: int, bias: float = 8.0, closeness: float = 150.0
+) -> np.ndarray:
     """Transition tables (n_genomes, 4**ORDER, 4) of the genomes' Markov chains.
 
     `bias` is the Dirichlet concentration of a clade parent's rows (smaller = stronger
     k-mer bias); `closeness` that of a member around its parent (larger = closer).
     """
     rng = np.random.default_rng(seed)
-    chains = np.empty((n_genomes, 4 ** ORDER, 4))
+    chains = np.empty((n_genomes, 4**ORDER, 4))
     for g in range(n_genomes):
         if g % clade_size == 0:
             gc = rng.uniform(0.3, 0.7)
             base = np.array([1 - gc, gc, gc, 1 - gc]) / 2
-            parent = rng.dirichlet(bias * 4 * base, size=4 ** ORDER)
+            parent = rng.dirichlet(bias * 4 * base, size=4**ORDER)
         chains[g] = np.array([rng.dirichlet(closeness * row + 1e-3) for row in parent])
     return chains
 
@@ -62,9 +63,14 @@ def sample_genome(table: np.ndarray, length: int, rng: np.random.Generator) -> s
     return "".join(BASES[codes])
 
 
-def make_metagenome(n_genomes: int = 24, fragments_per_genome: int = 60,
-                    min_length: int = 2000, max_length: int = 5000,
-                    clade_size: int = 3, seed: int = 0) -> pd.DataFrame:
+def make_metagenome(
+    n_genomes: int = 24,
+    fragments_per_genome: int = 60,
+    min_length: int = 2000,
+    max_length: int = 5000,
+    clade_size: int = 3,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Genomes cut into non-overlapping fragments: columns genome_id, fragment_id, seq."""
     if not 1 <= min_length <= max_length:
         raise ValueError(f"need 1 <= min_length <= max_length, got {min_length}, {max_length}")
@@ -85,8 +91,15 @@ def metagenome_csv(directory: str | Path | None = None, **kwargs) -> Path:
 
     The file name encodes every setting, so the same call always returns the same file.
     """
-    settings = {"n_genomes": 24, "fragments_per_genome": 60, "min_length": 2000,
-                "max_length": 5000, "clade_size": 3, "seed": 0, **kwargs}
+    settings = {
+        "n_genomes": 24,
+        "fragments_per_genome": 60,
+        "min_length": 2000,
+        "max_length": 5000,
+        "clade_size": 3,
+        "seed": 0,
+        **kwargs,
+    }
     name = "metagenome_" + "_".join(f"{k}{v}" for k, v in sorted(settings.items())) + ".csv"
     path = Path(directory or cache_dir() / "data") / name
     if not path.exists():

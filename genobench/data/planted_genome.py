@@ -74,8 +74,7 @@ MOTIFS = {
     "caat_box": Motif("caat_box", "GGCCAATCT", (3, 4, 5, 6), "promoter"),
     "ctcf": Motif("ctcf", "CCGCGAGGGGGCGCT", (0, 1, 3, 7, 8, 9, 10, 11, 12), "intergenic"),
     # codons of G-x-x-x-x-G-K-T/S (Walker A); the G...GKT codons are core
-    "ploop": Motif("ploop", "GGCCCGAACGGCTCCGGCAAGACC", (0, 1, 15, 16, 18, 19, 20, 22),
-                   "coding"),
+    "ploop": Motif("ploop", "GGCCCGAACGGCTCCGGCAAGACC", (0, 1, 15, 16, 18, 19, 20, 22), "coding"),
 }
 
 
@@ -92,7 +91,9 @@ class PlantedGenomeSpec:
     promoter_length: int = 100
     ctcf_per_spacer: int = 3
     ploop_fraction: float = 0.8  # of exons carrying a P-loop motif
-    background_bias: float = 1.5  # Dirichlet concentration of the background chains (lower: stronger k-mer bias)
+    background_bias: float = (
+        1.5  # Dirichlet concentration of the background chains (lower: stronger k-mer bias)
+    )
     core_p: float = 1.0  # probability of the consensus base at a core position
     flank_p: float = 0.85  # ... at a flank position
     splice_flank: int = 20
@@ -169,8 +170,13 @@ def make_planted_genome(spec: PlantedGenomeSpec = PlantedGenomeSpec()) -> Plante
             spacer = sample_genome(noncoding_chain, lo_hi(spec.spacer_length), rng)
             s0 = add(spacer, "intergenic")
             L = len(MOTIFS["ctcf"].consensus)
-            slots = np.sort(rng.choice(np.arange(10, len(spacer) - L - 10, L + 5),
-                                       size=spec.ctcf_per_spacer, replace=False))
+            slots = np.sort(
+                rng.choice(
+                    np.arange(10, len(spacer) - L - 10, L + 5),
+                    size=spec.ctcf_per_spacer,
+                    replace=False,
+                )
+            )
             for off in slots:
                 plant(s0 + int(off), "ctcf")
             if g == spec.genes_per_chromosome:
@@ -185,7 +191,9 @@ def make_planted_genome(spec: PlantedGenomeSpec = PlantedGenomeSpec()) -> Plante
                 e0 = add(exon, "coding")
                 if rng.random() < spec.ploop_fraction:
                     L = len(MOTIFS["ploop"].consensus)
-                    off = int(rng.integers(spec.splice_flank + 5, len(exon) - L - spec.splice_flank - 5))
+                    off = int(
+                        rng.integers(spec.splice_flank + 5, len(exon) - L - spec.splice_flank - 5)
+                    )
                     plant(e0 + off, "ploop")
                 if e > 0:  # acceptor: ...CAG|G with the G the first exon base
                     plant(e0 - len(MOTIFS["splice_acceptor"].consensus) + 1, "splice_acceptor")
@@ -200,8 +208,9 @@ def make_planted_genome(spec: PlantedGenomeSpec = PlantedGenomeSpec()) -> Plante
     for chrom, start, end, _, _, seq in elements:
         seqs[chrom][start:end] = seq.encode()
     chromosomes = {c: s.decode() for c, s in seqs.items()}
-    elements_df = pd.DataFrame(elements, columns=["chrom", "start", "end", "motif", "region",
-                                                  "seq"])
+    elements_df = pd.DataFrame(
+        elements, columns=["chrom", "start", "end", "motif", "region", "seq"]
+    )
     regions_df = pd.DataFrame(regions, columns=["chrom", "start", "end", "region"])
     regions_df = _with_splice_regions(regions_df, spec.splice_flank)
     variants = _sample_variants(chromosomes, elements_df, regions_df, spec, rng)
@@ -213,7 +222,7 @@ def _with_splice_regions(regions: pd.DataFrame, flank: int) -> pd.DataFrame:
     rows = []
     for chrom, group in regions[regions["region"] == "coding"].groupby("chrom"):
         exons = group.sort_values("start").to_numpy()
-        for (_, s1, e1, _), (_, s2, e2, _) in zip(exons[:-1], exons[1:]):
+        for (_, _, e1, _), (_, s2, _, _) in zip(exons[:-1], exons[1:]):
             if s2 > e1:  # an intron between two exons of a gene
                 rows.append((chrom, e1 - flank, e1 + flank, "splice"))
                 rows.append((chrom, s2 - flank, s2 + flank, "splice"))
@@ -223,13 +232,17 @@ def _with_splice_regions(regions: pd.DataFrame, flank: int) -> pd.DataFrame:
 def _region_mask(length: int, intervals: pd.DataFrame) -> np.ndarray:
     mask = np.zeros(length, dtype=bool)
     for start, end in zip(intervals["start"], intervals["end"]):
-        mask[max(start, 0):min(end, length)] = True
+        mask[max(start, 0) : min(end, length)] = True
     return mask
 
 
-def _sample_variants(chromosomes: dict[str, str], elements: pd.DataFrame,
-                     regions: pd.DataFrame, spec: PlantedGenomeSpec,
-                     rng: np.random.Generator) -> pd.DataFrame:
+def _sample_variants(
+    chromosomes: dict[str, str],
+    elements: pd.DataFrame,
+    regions: pd.DataFrame,
+    spec: PlantedGenomeSpec,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     rows = []
     core_masks = {}
     for chrom, seq in chromosomes.items():
@@ -241,13 +254,15 @@ def _sample_variants(chromosomes: dict[str, str], elements: pd.DataFrame,
     for region in REGION_TYPES:
         # pathogenic: a core base of a motif of this region type, changed away from consensus
         motifs = elements[elements["region"] == region].reset_index(drop=True)
-        chosen = rng.choice(len(motifs), size=min(spec.n_pathogenic_per_region, len(motifs)),
-                            replace=False)
+        chosen = rng.choice(
+            len(motifs), size=min(spec.n_pathogenic_per_region, len(motifs)), replace=False
+        )
         for i in np.sort(chosen):
             chrom, start, name = motifs.loc[i, ["chrom", "start", "motif"]]
             seq = chromosomes[chrom]
-            intact = [i for i in MOTIFS[name].core
-                      if seq[int(start) + i] == MOTIFS[name].consensus[i]]
+            intact = [
+                i for i in MOTIFS[name].core if seq[int(start) + i] == MOTIFS[name].consensus[i]
+            ]
             if not intact:  # possible only with core_p < 1
                 continue
             pos0 = int(start) + int(rng.choice(intact))
@@ -257,12 +272,14 @@ def _sample_variants(chromosomes: dict[str, str], elements: pd.DataFrame,
         # benign: anywhere else in the region type, never a motif core base
         candidates = []
         for chrom, seq in chromosomes.items():
-            in_region = _region_mask(len(seq), regions[(regions["chrom"] == chrom)
-                                                       & (regions["region"] == region)])
+            in_region = _region_mask(
+                len(seq), regions[(regions["chrom"] == chrom) & (regions["region"] == region)]
+            )
             # splice windows overlap exon/intron edges: label those positions splice only
             if region != "splice":
-                splice = _region_mask(len(seq), regions[(regions["chrom"] == chrom)
-                                                        & (regions["region"] == "splice")])
+                splice = _region_mask(
+                    len(seq), regions[(regions["chrom"] == chrom) & (regions["region"] == "splice")]
+                )
                 in_region &= ~splice
             ok = np.flatnonzero(in_region & ~core_masks[chrom])
             candidates += [(chrom, int(p)) for p in ok]
@@ -272,14 +289,16 @@ def _sample_variants(chromosomes: dict[str, str], elements: pd.DataFrame,
             ref = chromosomes[chrom][pos0]
             alt = str(rng.choice([b for b in BASES if b != ref]))
             rows.append((chrom, pos0 + 1, ref, alt, 0, region, ""))
-    variants = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", "label", "region_type",
-                                           "motif"])
+    variants = pd.DataFrame(
+        rows, columns=["chrom", "pos", "ref", "alt", "label", "region_type", "motif"]
+    )
     variants = variants.drop_duplicates(["chrom", "pos"]).sort_values(["chrom", "pos"])
     return variants.reset_index(drop=True)
 
 
-def planted_genome_files(spec: PlantedGenomeSpec = PlantedGenomeSpec(),
-                         directory: str | Path | None = None) -> dict[str, Path]:
+def planted_genome_files(
+    spec: PlantedGenomeSpec = PlantedGenomeSpec(), directory: str | Path | None = None
+) -> dict[str, Path]:
     """Write (once) the planted genome for `spec` and return its file paths.
 
     Files: `genome.fa`, `variants.csv` (chrom, pos, ref, alt, label, region_type,
@@ -287,8 +306,10 @@ def planted_genome_files(spec: PlantedGenomeSpec = PlantedGenomeSpec(),
     settings' hash under the genobench cache.
     """
     folder = Path(directory or cache_dir() / "data" / f"planted_genome_{spec.key()}")
-    paths = {name: folder / name for name in ("genome.fa", "variants.csv", "elements.csv",
-                                               "regions.csv", "spec.json")}
+    paths = {
+        name: folder / name
+        for name in ("genome.fa", "variants.csv", "elements.csv", "regions.csv", "spec.json")
+    }
     if not paths["spec.json"].exists():
         genome = make_planted_genome(spec)
         write_fasta(genome.chromosomes.items(), paths["genome.fa"])

@@ -30,14 +30,42 @@ _VALID = re.compile(f"^[{PROTEIN_ALPHABET}]+$")
 
 # Mean amino-acid frequencies of UniProtKB/Swiss-Prot (percent), in STANDARD_AA order.
 BACKGROUND_PERCENT = {
-    "A": 8.25, "C": 1.37, "D": 5.45, "E": 6.75, "F": 3.86, "G": 7.07, "H": 2.27, "I": 5.96,
-    "K": 5.84, "L": 9.66, "M": 2.42, "N": 4.06, "P": 4.70, "Q": 3.93, "R": 5.53, "S": 6.56,
-    "T": 5.34, "V": 6.87, "W": 1.08, "Y": 2.92,
+    "A": 8.25,
+    "C": 1.37,
+    "D": 5.45,
+    "E": 6.75,
+    "F": 3.86,
+    "G": 7.07,
+    "H": 2.27,
+    "I": 5.96,
+    "K": 5.84,
+    "L": 9.66,
+    "M": 2.42,
+    "N": 4.06,
+    "P": 4.70,
+    "Q": 3.93,
+    "R": 5.53,
+    "S": 6.56,
+    "T": 5.34,
+    "V": 6.87,
+    "W": 1.08,
+    "Y": 2.92,
 }
 # Multiplicative shifts of the "viral" class: richer in S/T/N/P/G (disordered, capsid-like
 # regions), poorer in C/W/H/E; re-normalised afterwards.
-VIRAL_SHIFT = {"S": 1.35, "T": 1.3, "N": 1.35, "P": 1.3, "G": 1.15, "Y": 1.15,
-               "C": 0.7, "W": 0.75, "H": 0.8, "E": 0.85, "L": 0.9}
+VIRAL_SHIFT = {
+    "S": 1.35,
+    "T": 1.3,
+    "N": 1.35,
+    "P": 1.3,
+    "G": 1.15,
+    "Y": 1.15,
+    "C": 0.7,
+    "W": 0.75,
+    "H": 0.8,
+    "E": 0.85,
+    "L": 0.9,
+}
 # Short motifs planted in each class (x = any residue). Viral: the RdRp "GDD" core,
 # the Walker A P-loop of helicases, a furin-like cleavage site. Host: N-glycosylation
 # sequon, an ER-retention tail, a C2H2 zinc-finger fragment.
@@ -88,19 +116,25 @@ def parse_fasta(text: str, source: str = "<string>") -> list[ProteinRecord]:
             seq = seq[:-1]
         where = f"{source}, record {rid!r} (line {header_line})"
         if not seq:
-            raise InputError(f"{where}: empty sequence. Remove the record or add its "
-                             "sequence on the lines after the header.")
+            raise InputError(
+                f"{where}: empty sequence. Remove the record or add its "
+                "sequence on the lines after the header."
+            )
         if not _VALID.match(seq):
             pos = next(i for i, c in enumerate(seq) if c not in PROTEIN_ALPHABET)
             bad = "".join(sorted(set(seq) - set(PROTEIN_ALPHABET)))
-            raise InputError(f"{where}: invalid character(s) {bad!r} (first at residue "
-                             f"{pos + 1}); a protein sequence may only use "
-                             f"{STANDARD_AA} and {EXTRA_AA} (any case). Is this a "
-                             "nucleotide FASTA, or does it contain gaps/stops?")
+            raise InputError(
+                f"{where}: invalid character(s) {bad!r} (first at residue "
+                f"{pos + 1}); a protein sequence may only use "
+                f"{STANDARD_AA} and {EXTRA_AA} (any case). Is this a "
+                "nucleotide FASTA, or does it contain gaps/stops?"
+            )
         if rid in seen:
-            raise InputError(f"{where}: id {rid!r} was already used by the record on line "
-                             f"{seen[rid]}. Record ids (the header's first word) must be "
-                             "unique.")
+            raise InputError(
+                f"{where}: id {rid!r} was already used by the record on line "
+                f"{seen[rid]}. Record ids (the header's first word) must be "
+                "unique."
+            )
         seen[rid] = header_line
         records.append(ProteinRecord(rid, header, seq))
 
@@ -112,17 +146,23 @@ def parse_fasta(text: str, source: str = "<string>") -> list[ProteinRecord]:
             close()
             header, header_line, chunks = line[1:].strip(), lineno, []
             if not header:
-                raise InputError(f"{source}, line {lineno}: empty header ('>' with no id). "
-                                 "Give every record an id: '>my_protein_1'.")
+                raise InputError(
+                    f"{source}, line {lineno}: empty header ('>' with no id). "
+                    "Give every record an id: '>my_protein_1'."
+                )
         elif header is None:
-            raise InputError(f"{source}, line {lineno}: sequence before the first header. A "
-                             "FASTA file starts with a '>id' line.")
+            raise InputError(
+                f"{source}, line {lineno}: sequence before the first header. A "
+                "FASTA file starts with a '>id' line."
+            )
         else:
             chunks.append("".join(line.split()))
     close()
     if not records:
-        raise InputError(f"{source}: no FASTA records found. Expected lines like '>id' "
-                         "followed by the protein sequence.")
+        raise InputError(
+            f"{source}: no FASTA records found. Expected lines like '>id' "
+            "followed by the protein sequence."
+        )
     return records
 
 
@@ -144,10 +184,13 @@ def write_fasta(records, path: str | Path, width: int = 60) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = []
     for rec in records:
-        rid, desc, seq = ((rec.id, rec.description, rec.seq) if isinstance(rec, ProteinRecord)
-                          else (rec[0], rec[0], rec[1]))
+        rid, desc, seq = (
+            (rec.id, rec.description, rec.seq)
+            if isinstance(rec, ProteinRecord)
+            else (rec[0], rec[0], rec[1])
+        )
         lines.append(f">{desc or rid}")
-        lines += [seq[i:i + width] for i in range(0, len(seq), width)]
+        lines += [seq[i : i + width] for i in range(0, len(seq), width)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -156,7 +199,7 @@ def header_field(record: ProteinRecord, key: str) -> str | None:
     """Value of a `key=value` word in a record's header, or None."""
     for word in record.description.split()[1:]:
         if word.startswith(f"{key}="):
-            return word[len(key) + 1:]
+            return word[len(key) + 1 :]
     return None
 
 
@@ -171,19 +214,29 @@ def labelled_fasta(path: str | Path, key: str = "label") -> pd.DataFrame:
     for rec in records:
         value = header_field(rec, key)
         if value is None:
-            raise InputError(f"{path}, record {rec.id!r}: no '{key}=<class>' in its header. "
-                             f"Every record of a validation FASTA needs one, e.g. "
-                             f"'>{rec.id} {key}=viral'.")
+            raise InputError(
+                f"{path}, record {rec.id!r}: no '{key}=<class>' in its header. "
+                f"Every record of a validation FASTA needs one, e.g. "
+                f"'>{rec.id} {key}=viral'."
+            )
         names.append(value)
     classes = sorted(set(names))
     if len(classes) != 2:
-        raise InputError(f"{path}: the validation task is binary but the headers name "
-                         f"{len(classes)} class(es): {', '.join(classes)}.")
+        raise InputError(
+            f"{path}: the validation task is binary but the headers name "
+            f"{len(classes)} class(es): {', '.join(classes)}."
+        )
     for neg, pos in (("0", "1"), ("host", "viral"), ("negative", "positive")):
         if set(classes) == {neg, pos}:
             classes = [neg, pos]
-    return pd.DataFrame({"id": [r.id for r in records], "seq": [r.seq for r in records],
-                         "label": [classes.index(n) for n in names], "label_name": names})
+    return pd.DataFrame(
+        {
+            "id": [r.id for r in records],
+            "seq": [r.seq for r in records],
+            "label": [classes.index(n) for n in names],
+            "label_name": names,
+        }
+    )
 
 
 # ------------------------------------------------------------------------- real
@@ -201,8 +254,10 @@ def protein_records(source: str | Path) -> list[ProteinRecord]:
     from genobench.data.genes import cached_genes, load_genome
 
     genes = cached_genes(load_genome(source))
-    return [ProteinRecord(g.gene_id, f"{g.gene_id} strand={g.strand} start={g.start}",
-                          g.protein) for g in genes.itertuples()]
+    return [
+        ProteinRecord(g.gene_id, f"{g.gene_id} strand={g.strand} start={g.start}", g.protein)
+        for g in genes.itertuples()
+    ]
 
 
 def quantile_buckets(records: list[ProteinRecord], quantiles) -> list[int]:
@@ -211,8 +266,9 @@ def quantile_buckets(records: list[ProteinRecord], quantiles) -> list[int]:
     return sorted({int(round(v)) for v in np.quantile(lengths, list(quantiles))})
 
 
-def phage_host_proteins(phages, host, n_per_class: int = 150, seed: int = 0,
-                        min_length: int = 40, max_length: int = 250) -> pd.DataFrame:
+def phage_host_proteins(
+    phages, host, n_per_class: int = 150, seed: int = 0, min_length: int = 40, max_length: int = 250
+) -> pd.DataFrame:
     """A real binary task: phage proteins (label 1, "viral") vs bacterial proteins (label 0,
     "host"), both sources as `protein_records` takes them.
 
@@ -221,14 +277,17 @@ def phage_host_proteins(phages, host, n_per_class: int = 150, seed: int = 0,
     both classes have the same length distribution and length alone cannot tell them
     apart. Columns: id, seq, label, label_name, source; rows shuffled.
     """
+
     def in_range(recs):
         return [r for r in recs if min_length <= len(r.seq) <= max_length]
 
     viral = [(str(p), r) for p in phages for r in in_range(protein_records(p))]
     hosts = in_range(protein_records(host))
     if not viral or len(hosts) < len(viral[:n_per_class]):
-        raise ValueError(f"{len(viral)} phage and {len(hosts)} host proteins have lengths in "
-                         f"[{min_length}, {max_length}]: too few for the task; widen the range")
+        raise ValueError(
+            f"{len(viral)} phage and {len(hosts)} host proteins have lengths in "
+            f"[{min_length}, {max_length}]: too few for the task; widen the range"
+        )
     rng = np.random.default_rng(seed)
     picked = [viral[i] for i in rng.permutation(len(viral))[:n_per_class]]
     host_len = np.array([len(r.seq) for r in hosts], dtype=float)
@@ -252,10 +311,18 @@ def protein_datasets(fasta, length_buckets, validation_real: dict | None) -> pd.
 
     uses = [("speed proteins", fasta, f"none (timing only); length buckets {length_buckets} aa")]
     if validation_real:
-        uses += [("validation, viral", p, "label 1: all its proteins in the length range")
-                 for p in validation_real["phages"]]
-        uses += [("validation, host", validation_real["host"], "label 0: Prodigal gene calls "
-                  "(pyrodigal, single mode), each matched in length to a phage protein")]
+        uses += [
+            ("validation, viral", p, "label 1: all its proteins in the length range")
+            for p in validation_real["phages"]
+        ]
+        uses += [
+            (
+                "validation, host",
+                validation_real["host"],
+                "label 0: Prodigal gene calls "
+                "(pyrodigal, single mode), each matched in length to a phage protein",
+            )
+        ]
     return dataset_table([u for u in uses if str(u[1]) in DATASETS])
 
 
@@ -283,8 +350,7 @@ def synthetic_proteins(lengths, seed: int = 0, prefix: str = "prot") -> list[Pro
     return out
 
 
-def bucket_proteins(buckets, per_bucket: int, seed: int = 0, jitter: float = 0.1
-                    ) -> pd.DataFrame:
+def bucket_proteins(buckets, per_bucket: int, seed: int = 0, jitter: float = 0.1) -> pd.DataFrame:
     """Synthetic proteins for the speed benchmark: `per_bucket` of each bucket length.
 
     Lengths are drawn uniformly within ±`jitter` of the bucket length (a realistic
@@ -308,15 +374,18 @@ def assign_buckets(lengths, buckets) -> np.ndarray:
     return b[np.abs(lengths[:, None] - b[None, :]).argmin(1)]
 
 
-def fasta_buckets(records: list[ProteinRecord], buckets, per_bucket: int, seed: int = 0
-                  ) -> pd.DataFrame:
+def fasta_buckets(
+    records: list[ProteinRecord], buckets, per_bucket: int, seed: int = 0
+) -> pd.DataFrame:
     """Real proteins for the speed benchmark: each assigned to its nearest bucket, then up
     to `per_bucket` of each drawn with the seed. Buckets left empty are dropped."""
     df = pd.DataFrame({"id": [r.id for r in records], "seq": [r.seq for r in records]})
     df["length"] = df["seq"].str.len()
     df["bucket"] = assign_buckets(df["length"], buckets)
-    parts = [g.sample(min(per_bucket, len(g)), random_state=seed)
-             for _, g in df.groupby("bucket", sort=True)]
+    parts = [
+        g.sample(min(per_bucket, len(g)), random_state=seed)
+        for _, g in df.groupby("bucket", sort=True)
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -328,9 +397,15 @@ def _plant(rng: np.random.Generator, seq: list[str], motif: str, probs: np.ndarr
         seq[start + i] = _sample(rng, probs, 1) if c == "x" else c
 
 
-def viral_host_proteins(n_per_class: int = 200, seed: int = 0, min_length: int = 60,
-                        max_length: int = 300, shift_strength: float = 1.5,
-                        motif_rate: float = 0.5, concentration: float = 150.0) -> pd.DataFrame:
+def viral_host_proteins(
+    n_per_class: int = 200,
+    seed: int = 0,
+    min_length: int = 60,
+    max_length: int = 300,
+    shift_strength: float = 1.5,
+    motif_rate: float = 0.5,
+    concentration: float = 150.0,
+) -> pd.DataFrame:
     """A seeded binary task: "viral" (label 1) vs "host" (label 0) proteins.
 
     Both classes draw lengths uniformly from [min_length, max_length]. A sequence's
@@ -341,11 +416,15 @@ def viral_host_proteins(n_per_class: int = 200, seed: int = 0, min_length: int =
     shuffled.
     """
     if n_per_class < 1 or min_length < 20 or max_length < min_length:
-        raise ValueError("need n_per_class >= 1 and 20 <= min_length <= max_length, got "
-                         f"{n_per_class}, {min_length}, {max_length}")
+        raise ValueError(
+            "need n_per_class >= 1 and 20 <= min_length <= max_length, got "
+            f"{n_per_class}, {min_length}, {max_length}"
+        )
     rng = np.random.default_rng(seed)
-    classes = {0: ("host", _composition(), HOST_MOTIFS),
-               1: ("viral", _composition(VIRAL_SHIFT, shift_strength), VIRAL_MOTIFS)}
+    classes = {
+        0: ("host", _composition(), HOST_MOTIFS),
+        1: ("viral", _composition(VIRAL_SHIFT, shift_strength), VIRAL_MOTIFS),
+    }
     background = _composition()
     rows = []
     for label, (name, comp, motifs) in classes.items():

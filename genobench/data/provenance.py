@@ -6,8 +6,18 @@ import pandas as pd
 
 from genobench.data.packaged import describe
 
-PROVENANCE_COLUMNS = ("role", "dataset", "package", "version", "organism", "accession", "kind",
-                      "records", "size", "labels")
+PROVENANCE_COLUMNS = (
+    "role",
+    "dataset",
+    "package",
+    "version",
+    "organism",
+    "accession",
+    "kind",
+    "records",
+    "size",
+    "labels",
+)
 
 
 def dataset_table(uses: list[tuple[str, str, str]]) -> pd.DataFrame:
@@ -17,8 +27,18 @@ def dataset_table(uses: list[tuple[str, str, str]]) -> pd.DataFrame:
     rows = []
     for role, name, labels in uses:
         d = describe(name)
-        rows.append({"role": role, "dataset": name, "package": d["package"],
-                     "version": d["version"], "organism": d["organism"],
-                     "accession": d["accession"], "kind": d["kind"], "records": d["n_records"],
-                     "size": f"{d['size']:,} {d['size_unit']}", "labels": labels})
+        rows.append(
+            {
+                "role": role,
+                "dataset": name,
+                "package": d["package"],
+                "version": d["version"],
+                "organism": d["organism"],
+                "accession": d["accession"],
+                "kind": d["kind"],
+                "records": d["n_records"],
+                "size": f"{d['size']:,} {d['size_unit']}",
+                "labels": labels,
+            }
+        )
     return pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))

@@ -82,8 +82,13 @@ class RealGeneConfig:
 class RealGeneData(GeneStructureData):
     """GeneStructureData of a real genome: durations and laws come from the annotation."""
 
-    def __init__(self, config: RealGeneConfig, splits: dict[str, Split], annotation: pd.DataFrame,
-                 path: Path | None = None):
+    def __init__(
+        self,
+        config: RealGeneConfig,
+        splits: dict[str, Split],
+        annotation: pd.DataFrame,
+        path: Path | None = None,
+    ):
         super().__init__(config, splits, path)
         self.annotation = annotation
 
@@ -91,7 +96,8 @@ class RealGeneData(GeneStructureData):
         """Runs of the binned annotation over the whole genome: label, start, end, duration
         (bins), contig, class."""
         return self.annotation.assign(
-            **{"class": [REAL_CLASSES[i] for i in self.annotation["label"]]})
+            **{"class": [REAL_CLASSES[i] for i in self.annotation["label"]]}
+        )
 
     def laws(self) -> dict[str, DurationLaw]:
         """Per class, the log-normal fitted to the annotation's run durations."""
@@ -99,8 +105,9 @@ class RealGeneData(GeneStructureData):
         for c, name in enumerate(REAL_CLASSES):
             d = self.annotation.loc[self.annotation["label"] == c, "duration"].to_numpy()
             logs = np.log(d)
-            laws[name] = DurationLaw(float(np.exp(np.median(logs))), float(logs.std()) or 1.0,
-                                     int(d.min()), int(d.max()))
+            laws[name] = DurationLaw(
+                float(np.exp(np.median(logs))), float(logs.std()) or 1.0, int(d.min()), int(d.max())
+            )
         return laws
 
 
@@ -109,7 +116,7 @@ def base_labels(length: int, genes: pd.DataFrame) -> np.ndarray:
     in order of start."""
     labels = np.zeros(length, dtype=np.uint8)
     for g in genes.sort_values("start").itertuples():
-        labels[g.start:g.end] = 1 if g.strand == 1 else 2
+        labels[g.start : g.end] = 1 if g.strand == 1 else 2
     return labels
 
 
@@ -119,7 +126,7 @@ def _codon_hits(codes: np.ndarray, codons) -> np.ndarray:
     n = len(codes) - 2
     for codon in codons:
         a, b, c = (int(_CODE[ord(x)]) for x in codon)
-        hit[:n] += (codes[:n] == a) & (codes[1:n + 1] == b) & (codes[2:n + 2] == c)
+        hit[:n] += (codes[:n] == a) & (codes[1 : n + 1] == b) & (codes[2 : n + 2] == c)
     return hit
 
 
@@ -155,14 +162,15 @@ def bin_features(seq: str, bin_size: int) -> np.ndarray:
     forward, reverse = _codon_hits(codes, _FORWARD_STOPS), _codon_hits(codes, _REVERSE_STOPS)
     centres = np.arange(n_bins) * bin_size + bin_size // 2
     orfs = [np.log1p(orf_lengths(h, centres)) / ORF_SCALE for h in (forward, reverse)]
-    return np.concatenate([composition, framed(forward), framed(reverse), framed(gc), *orfs],
-                          axis=1).astype(np.float32)
+    return np.concatenate(
+        [composition, framed(forward), framed(reverse), framed(gc), *orfs], axis=1
+    ).astype(np.float32)
 
 
 def bin_labels(labels: np.ndarray, bin_size: int) -> np.ndarray:
     """Majority label of each complete bin (ties to the lower class)."""
     n_bins = len(labels) // bin_size
-    blocks = labels[:n_bins * bin_size].reshape(n_bins, bin_size)
+    blocks = labels[: n_bins * bin_size].reshape(n_bins, bin_size)
     counts = np.stack([(blocks == c).sum(1) for c in range(3)], axis=1)
     return counts.argmax(1).astype(np.uint8)
 
@@ -172,8 +180,14 @@ def label_runs(labels: np.ndarray) -> pd.DataFrame:
     change = np.flatnonzero(np.diff(labels.astype(np.int64))) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [len(labels)]])
-    return pd.DataFrame({"label": labels[starts].astype(np.int64), "start": starts, "end": ends,
-                         "duration": ends - starts})
+    return pd.DataFrame(
+        {
+            "label": labels[starts].astype(np.int64),
+            "start": starts,
+            "end": ends,
+            "duration": ends - starts,
+        }
+    )
 
 
 def build(config: RealGeneConfig) -> RealGeneData:
@@ -185,28 +199,42 @@ def build(config: RealGeneConfig) -> RealGeneData:
     window = config.seq_length
     pieces, runs = [], []
     for contig, seq in genome.items():
-        binned = bin_labels(base_labels(len(seq), genes[genes["contig"] == contig]),
-                            config.bin_size)
+        binned = bin_labels(
+            base_labels(len(seq), genes[genes["contig"] == contig]), config.bin_size
+        )
         runs.append(label_runs(binned).assign(contig=contig))
         feats = bin_features(seq, config.bin_size)
         for w in range(len(binned) // window):
-            pieces.append((feats[w * window:(w + 1) * window],
-                           binned[w * window:(w + 1) * window], contig, w * window))
+            pieces.append(
+                (
+                    feats[w * window : (w + 1) * window],
+                    binned[w * window : (w + 1) * window],
+                    contig,
+                    w * window,
+                )
+            )
     counts = (config.num_train, config.num_val, config.num_test)
     if len(pieces) < sum(counts):
-        raise ValueError(f"{config.genome} has {len(pieces)} windows of {window} bins x "
-                         f"{config.bin_size} bp, fewer than the {sum(counts)} asked for; "
-                         "lower num_train/num_val/num_test or seq_length")
+        raise ValueError(
+            f"{config.genome} has {len(pieces)} windows of {window} bins x "
+            f"{config.bin_size} bp, fewer than the {sum(counts)} asked for; "
+            "lower num_train/num_val/num_test or seq_length"
+        )
     order = np.random.default_rng(config.seed).permutation(len(pieces))
     splits, at = {}, 0
     for name, count in zip(SPLITS, counts):
-        chosen = [pieces[i] for i in order[at:at + count]]
+        chosen = [pieces[i] for i in order[at : at + count]]
         at += count
-        segs = [label_runs(lab).assign(sequence=n, contig=contig, window_start_bin=start)
-                for n, (_, lab, contig, start) in enumerate(chosen)]
-        splits[name] = Split(name, np.stack([c[0] for c in chosen]),
-                             np.stack([c[1] for c in chosen]),
-                             pd.concat(segs, ignore_index=True))
+        segs = [
+            label_runs(lab).assign(sequence=n, contig=contig, window_start_bin=start)
+            for n, (_, lab, contig, start) in enumerate(chosen)
+        ]
+        splits[name] = Split(
+            name,
+            np.stack([c[0] for c in chosen]),
+            np.stack([c[1] for c in chosen]),
+            pd.concat(segs, ignore_index=True),
+        )
     return RealGeneData(config, splits, pd.concat(runs, ignore_index=True))
 
 
@@ -220,7 +248,8 @@ def save_real(data: RealGeneData, path: str | Path) -> Path:
     for name, split in data.splits.items():
         np.savez_compressed(tmp / f"{name}.npz", tokens=split.tokens, labels=split.labels)
     pd.concat([s.segments.assign(split=n) for n, s in data.splits.items()]).to_csv(
-        tmp / "segments.csv", index=False)
+        tmp / "segments.csv", index=False
+    )
     data.annotation.to_csv(tmp / "annotation.csv", index=False)
     (tmp / "config.json").write_text(json.dumps(asdict(data.config), indent=2))
     try:
@@ -240,10 +269,10 @@ def load_real(path: str | Path) -> RealGeneData:
     for name in SPLITS:
         with np.load(path / f"{name}.npz") as arrays:
             segs = segments[segments["split"] == name].drop(columns="split")
-            splits[name] = Split(name, arrays["tokens"], arrays["labels"],
-                                 segs.reset_index(drop=True))
-    annotation = pd.read_csv(path / "annotation.csv", keep_default_na=False,
-                             dtype={"contig": str})
+            splits[name] = Split(
+                name, arrays["tokens"], arrays["labels"], segs.reset_index(drop=True)
+            )
+    annotation = pd.read_csv(path / "annotation.csv", keep_default_na=False, dtype={"contig": str})
     return RealGeneData(config, splits, annotation, path)
 
 
@@ -263,8 +292,11 @@ def real_gene_datasets(config: RealGeneConfig) -> pd.DataFrame:
     from genobench.data.packaged import DATASETS
     from genobench.data.provenance import dataset_table
 
-    how = (f"Prodigal gene calls (pyrodigal, single mode, closed ends) painted per base as "
-           f"intergenic / gene on + strand / gene on - strand, then the majority label of "
-           f"each {config.bin_size} bp bin")
-    return dataset_table([("gene structure", config.genome, how)]
-                         if config.genome in DATASETS else [])
+    how = (
+        f"Prodigal gene calls (pyrodigal, single mode, closed ends) painted per base as "
+        f"intergenic / gene on + strand / gene on - strand, then the majority label of "
+        f"each {config.bin_size} bp bin"
+    )
+    return dataset_table(
+        [("gene structure", config.genome, how)] if config.genome in DATASETS else []
+    )

@@ -42,7 +42,7 @@ def codon_change(codon: str, offset: int, base: str) -> str | None:
     or `base` is already there."""
     if CODON_TABLE.get(codon, STOP) == STOP or codon[offset] == base:
         return None
-    alt = CODON_TABLE.get(codon[:offset] + base + codon[offset + 1:])
+    alt = CODON_TABLE.get(codon[:offset] + base + codon[offset + 1 :])
     if alt is None:
         return None
     aa = CODON_TABLE[codon]
@@ -69,8 +69,9 @@ class VariantTaskSpec:
             raise ValueError(f"n_per_class must be >= 1, got {self.n_per_class}")
 
 
-def gene_variants(genome: dict[str, str], genes: pd.DataFrame,
-                  spec: VariantTaskSpec = VariantTaskSpec()) -> pd.DataFrame:
+def gene_variants(
+    genome: dict[str, str], genes: pd.DataFrame, spec: VariantTaskSpec = VariantTaskSpec()
+) -> pd.DataFrame:
     """The variant table (chrom, pos 1-based, ref, alt, label, region_type, consequence,
     gene_id, codon_index, ref_codon, alt_codon) drawn from the complete `genes`."""
     wanted = ["stop_gain", "synonymous"] + (["missense"] if spec.missense else [])
@@ -103,21 +104,36 @@ def gene_variants(genome: dict[str, str], genes: pd.DataFrame,
             if (gene.contig, pos0, alt) in seen:
                 continue
             seen.add((gene.contig, pos0, alt))
-            rows[consequence].append({
-                "chrom": gene.contig, "pos": pos0 + 1, "ref": ref, "alt": alt,
-                "label": CONSEQUENCE_LABEL[consequence], "region_type": REGION[gene.strand],
-                "consequence": consequence, "gene_id": gene.gene_id, "codon_index": index,
-                "ref_codon": codon, "alt_codon": codon[:o] + b + codon[o + 1:]})
+            rows[consequence].append(
+                {
+                    "chrom": gene.contig,
+                    "pos": pos0 + 1,
+                    "ref": ref,
+                    "alt": alt,
+                    "label": CONSEQUENCE_LABEL[consequence],
+                    "region_type": REGION[gene.strand],
+                    "consequence": consequence,
+                    "gene_id": gene.gene_id,
+                    "codon_index": index,
+                    "ref_codon": codon,
+                    "alt_codon": codon[:o] + b + codon[o + 1 :],
+                }
+            )
     short = {c: len(v) for c, v in rows.items() if len(v) < spec.n_per_class}
     if short:
-        raise ValueError(f"the genome's genes gave too few variants of class(es) {short} for "
-                         f"n_per_class {spec.n_per_class}; lower n_per_class")
+        raise ValueError(
+            f"the genome's genes gave too few variants of class(es) {short} for "
+            f"n_per_class {spec.n_per_class}; lower n_per_class"
+        )
     table = pd.DataFrame([r for c in wanted for r in rows[c]])
     return table.sort_values(["chrom", "pos", "alt"], ignore_index=True)
 
 
-def variant_task_files(genome: dict[str, str], spec: VariantTaskSpec = VariantTaskSpec(),
-                       root: str | Path | None = None) -> dict[str, Path]:
+def variant_task_files(
+    genome: dict[str, str],
+    spec: VariantTaskSpec = VariantTaskSpec(),
+    root: str | Path | None = None,
+) -> dict[str, Path]:
     """Write the reference FASTA and the variants CSV of `genome` into
     `<root or cache>/real_variants/<key>/` (once) and return {"genome", "variants",
     "genes"} paths."""
@@ -126,8 +142,11 @@ def variant_task_files(genome: dict[str, str], spec: VariantTaskSpec = VariantTa
     settings = json.dumps(asdict(spec), sort_keys=True).encode()
     key = genome_digest(genome) + "-" + hashlib.sha1(settings).hexdigest()[:8]
     folder = Path(root or cache_dir() / "real_variants") / key
-    files = {"genome": folder / "genome.fna", "variants": folder / "variants.csv",
-             "genes": folder / "genes.csv"}
+    files = {
+        "genome": folder / "genome.fna",
+        "variants": folder / "variants.csv",
+        "genes": folder / "genes.csv",
+    }
     if all(p.is_file() for p in files.values()):
         return files
     genes = cached_genes(genome)
@@ -144,8 +163,9 @@ def variant_task_files(genome: dict[str, str], spec: VariantTaskSpec = VariantTa
     return files
 
 
-def real_variant_files(genome: str, n_per_class: int = 200, missense: bool = False,
-                       seed: int = 0) -> dict[str, Path]:
+def real_variant_files(
+    genome: str, n_per_class: int = 200, missense: bool = False, seed: int = 0
+) -> dict[str, Path]:
     """`variant_task_files` of a packaged genome (or a FASTA path) by name."""
     from genobench.data.genes import load_genome
 
@@ -157,8 +177,9 @@ def variant_datasets(genome: str, missense: bool = False) -> pd.DataFrame:
     from genobench.data.packaged import DATASETS
     from genobench.data.provenance import dataset_table
 
-    how = ("Prodigal gene calls (pyrodigal, single mode, closed ends); one base changed in "
-           "internal codons of complete genes, consequence by genetic code 11 on the gene's "
-           "strand: stop-gain = 1, synonymous = 0" + (", missense = 1" if missense else ""))
-    return dataset_table([("reference and variants", genome, how)] if genome in DATASETS
-                         else [])
+    how = (
+        "Prodigal gene calls (pyrodigal, single mode, closed ends); one base changed in "
+        "internal codons of complete genes, consequence by genetic code 11 on the gene's "
+        "strand: stop-gain = 1, synonymous = 0" + (", missense = 1" if missense else "")
+    )
+    return dataset_table([("reference and variants", genome, how)] if genome in DATASETS else [])

@@ -56,12 +56,16 @@ def read_fasta(path: str | Path) -> dict[str, str]:
                 if not name:
                     raise InputError(f"{path}, line {lineno}: FASTA header without a name.")
                 if name in records:
-                    raise InputError(f"{path}, line {lineno}: sequence {name!r} appears twice. "
-                                     "Sequence names must be unique.")
+                    raise InputError(
+                        f"{path}, line {lineno}: sequence {name!r} appears twice. "
+                        "Sequence names must be unique."
+                    )
                 records[name] = []
             elif name is None:
-                raise InputError(f"{path}, line {lineno}: sequence text before the first "
-                                 "'>' header. Is this a FASTA file?")
+                raise InputError(
+                    f"{path}, line {lineno}: sequence text before the first "
+                    "'>' header. Is this a FASTA file?"
+                )
             else:
                 records[name].append(line.upper())
     if not records:
@@ -73,8 +77,10 @@ def read_fasta(path: str | Path) -> dict[str, str]:
             raise InputError(f"{path}: sequence {name!r} is empty.")
         bad = set(seq) - set("ACGTN")
         if bad:
-            raise InputError(f"{path}: sequence {name!r} has characters "
-                             f"{''.join(sorted(bad))!r}; only A, C, G, T, N are allowed.")
+            raise InputError(
+                f"{path}: sequence {name!r} has characters "
+                f"{''.join(sorted(bad))!r}; only A, C, G, T, N are allowed."
+            )
         genome[name] = seq
     return genome
 
@@ -87,15 +93,25 @@ def _read_vcf(path: Path) -> pd.DataFrame:
                 continue
             fields = line.rstrip("\n").split("\t")
             if len(fields) < 8:
-                raise InputError(f"{path}, line {lineno}: a VCF data line needs 8 tab-separated "
-                                 f"columns (CHROM POS ID REF ALT QUAL FILTER INFO), got "
-                                 f"{len(fields)}.")
+                raise InputError(
+                    f"{path}, line {lineno}: a VCF data line needs 8 tab-separated "
+                    f"columns (CHROM POS ID REF ALT QUAL FILTER INFO), got "
+                    f"{len(fields)}."
+                )
             chrom, pos, _, ref, alts, _, _, info = fields[:8]
             keys = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in info.split(";"))
             keys = {k.lower(): v for k, v in keys.items()}
             for alt in alts.split(","):
-                rows.append((chrom, pos, ref, alt, keys.get("label", ""),
-                             keys.get("region_type", keys.get("region", ""))))
+                rows.append(
+                    (
+                        chrom,
+                        pos,
+                        ref,
+                        alt,
+                        keys.get("label", ""),
+                        keys.get("region_type", keys.get("region", "")),
+                    )
+                )
                 lines.append(lineno)
     df = pd.DataFrame(rows, columns=list(VARIANT_COLUMNS))
     df["file_line"] = lines
@@ -106,13 +122,17 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: the file is empty. It needs a header row with columns "
-                         f"{', '.join(VARIANT_COLUMNS)}.") from None
+        raise InputError(
+            f"{path}: the file is empty. It needs a header row with columns "
+            f"{', '.join(VARIANT_COLUMNS)}."
+        ) from None
     df.columns = [c.strip().lower() for c in df.columns]
     missing = [c for c in VARIANT_COLUMNS if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: "
-                         f"{', '.join(df.columns)}). Add them to the header row.")
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: "
+            f"{', '.join(df.columns)}). Add them to the header row."
+        )
     df["file_line"] = np.arange(len(df)) + 2  # 1-based file line, after the header
     return df
 
@@ -125,8 +145,10 @@ def load_variants(path: str | Path, genome: dict[str, str]) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file. Pass the path of a variants CSV (columns "
-                         f"{', '.join(VARIANT_COLUMNS)}) or VCF.")
+        raise InputError(
+            f"{path}: no such file. Pass the path of a variants CSV (columns "
+            f"{', '.join(VARIANT_COLUMNS)}) or VCF."
+        )
     is_vcf = path.name.endswith((".vcf", ".vcf.gz"))
     df = _read_vcf(path) if is_vcf else _read_csv(path)
     if df.empty:
@@ -137,27 +159,34 @@ def load_variants(path: str | Path, genome: dict[str, str]) -> pd.DataFrame:
         chrom_seq = genome.get(row.chrom)
         if chrom_seq is None:
             known = ", ".join(list(genome)[:5]) + (" ..." if len(genome) > 5 else "")
-            raise InputError(f"{where}: chromosome {row.chrom!r} is not in the reference "
-                             f"(which has {known}).")
+            raise InputError(
+                f"{where}: chromosome {row.chrom!r} is not in the reference (which has {known})."
+            )
         try:
             pos = int(str(row.pos).strip())
         except ValueError:
             raise InputError(f"{where}: pos {row.pos!r} is not an integer.") from None
         for what, allele in (("ref", row.ref), ("alt", row.alt)):
             if not _ALLELE.match(str(allele).upper()):
-                raise InputError(f"{where}: {what} allele {allele!r} is not made of A, C, G, T. "
-                                 "Symbolic or ambiguous alleles cannot be scored; remove the row.")
+                raise InputError(
+                    f"{where}: {what} allele {allele!r} is not made of A, C, G, T. "
+                    "Symbolic or ambiguous alleles cannot be scored; remove the row."
+                )
         ref, alt = str(row.ref).upper(), str(row.alt).upper()
         if ref == alt:
             raise InputError(f"{where}: ref and alt alleles are identical.")
         if not 1 <= pos <= len(chrom_seq) - len(ref) + 1:
-            raise InputError(f"{where}: position out of range; {row.chrom} has "
-                             f"{len(chrom_seq)} bp and positions are 1-based.")
-        found = chrom_seq[pos - 1:pos - 1 + len(ref)]
+            raise InputError(
+                f"{where}: position out of range; {row.chrom} has "
+                f"{len(chrom_seq)} bp and positions are 1-based."
+            )
+        found = chrom_seq[pos - 1 : pos - 1 + len(ref)]
         if found != ref:
-            raise InputError(f"{where}: ref allele {ref!r} does not match the reference, which "
-                             f"has {found!r} at {row.chrom}:{pos}. Check the genome build and "
-                             "that positions are 1-based.")
+            raise InputError(
+                f"{where}: ref allele {ref!r} does not match the reference, which "
+                f"has {found!r} at {row.chrom}:{pos}. Check the genome build and "
+                "that positions are 1-based."
+            )
         label = _LABELS.get(str(row.label).strip().lower())
         if label is None:
             raise InputError(f"{where}: label {row.label!r} must be 0/1 (or benign/pathogenic).")
@@ -171,19 +200,25 @@ def load_variants(path: str | Path, genome: dict[str, str]) -> pd.DataFrame:
     if len(repeated):
         first = repeated.iloc[0]
         lines = repeated.loc[(repeated[key] == first[key]).all(axis=1), "file_line"].tolist()
-        raise InputError(f"{path}: the variant {first.chrom}:{first.pos} {first.ref}>{first.alt} "
-                         f"appears on lines {', '.join(map(str, lines))} ({len(repeated)} "
-                         "duplicated rows in all). Each variant may appear once: remove the "
-                         "repeated rows.")
+        raise InputError(
+            f"{path}: the variant {first.chrom}:{first.pos} {first.ref}>{first.alt} "
+            f"appears on lines {', '.join(map(str, lines))} ({len(repeated)} "
+            "duplicated rows in all). Each variant may appear once: remove the "
+            "repeated rows."
+        )
     indel = df["ref"].str.len() != df["alt"].str.len()
     if indel.all():
-        raise InputError(f"{path}: all {len(df)} variants are insertions or deletions, and only "
-                         "substitutions (len(ref) == len(alt)) can be scored. Give SNVs or "
-                         "multi-base substitutions.")
+        raise InputError(
+            f"{path}: all {len(df)} variants are insertions or deletions, and only "
+            "substitutions (len(ref) == len(alt)) can be scored. Give SNVs or "
+            "multi-base substitutions."
+        )
     if indel.any():
-        warnings.warn(f"{path}: dropping {int(indel.sum())} insertion/deletion row(s) (first at "
-                      f"line {df.loc[indel, 'file_line'].iloc[0]}); only substitutions are scored.",
-                      stacklevel=2)
+        warnings.warn(
+            f"{path}: dropping {int(indel.sum())} insertion/deletion row(s) (first at "
+            f"line {df.loc[indel, 'file_line'].iloc[0]}); only substitutions are scored.",
+            stacklevel=2,
+        )
         df = df[~indel]
     return df.drop(columns="file_line").reset_index(drop=True)
 
@@ -217,20 +252,22 @@ def window_bounds(chrom_length: int, pos0: int, allele_length: int, width: int) 
 def variant_window(chrom_seq: str, pos: int, ref: str, alt: str, width: int) -> VariantWindow:
     """The ref and alt windows of `width` bp around a substitution at 1-based `pos`."""
     pos0 = pos - 1
-    if chrom_seq[pos0:pos0 + len(ref)] != ref:
+    if chrom_seq[pos0 : pos0 + len(ref)] != ref:
         raise ValueError(f"ref allele {ref!r} does not match the reference at {pos}")
     if len(ref) != len(alt):
         raise ValueError("only substitutions (len(ref) == len(alt)) have aligned windows")
     start, end = window_bounds(len(chrom_seq), pos0, len(ref), width)
     ref_seq = chrom_seq[start:end]
     offset = pos0 - start
-    alt_seq = ref_seq[:offset] + alt + ref_seq[offset + len(ref):]
+    alt_seq = ref_seq[:offset] + alt + ref_seq[offset + len(ref) :]
     return VariantWindow(start, offset, ref_seq, alt_seq)
 
 
-def variant_windows(variants: pd.DataFrame, genome: dict[str, str], width: int
-                    ) -> list[VariantWindow]:
+def variant_windows(
+    variants: pd.DataFrame, genome: dict[str, str], width: int
+) -> list[VariantWindow]:
     """One VariantWindow per row of a validated variants table."""
-    return [variant_window(genome[c], int(p), r, a, width)
-            for c, p, r, a in zip(variants["chrom"], variants["pos"], variants["ref"],
-                                  variants["alt"])]
+    return [
+        variant_window(genome[c], int(p), r, a, width)
+        for c, p, r, a in zip(variants["chrom"], variants["pos"], variants["ref"], variants["alt"])
+    ]

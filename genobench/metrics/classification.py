@@ -15,11 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, precision_score,
-                             recall_score, roc_auc_score, roc_curve)
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+from genobench.status import FAIL, NO_BASELINE, PASS
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-PASSED, FAILED, NO_BASELINE = "PASSED", "FAILED", "NO BASELINE"
 # Metric differences are compared with this slack, so that a drop of exactly the
 # threshold (e.g. 0.90 -> 0.85 at 0.05, which is 0.05000000000000004 in floats) passes.
 TOLERANCE = 1e-9
@@ -49,20 +57,27 @@ def classification_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str,
     y_true = np.asarray(y_true).astype(int)
     y_score = np.asarray(y_score, dtype=float)
     if y_true.shape != y_score.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_score must be 1-d of the same length, got "
-                         f"{y_true.shape} and {y_score.shape}")
+        raise ValueError(
+            f"y_true and y_score must be 1-d of the same length, got "
+            f"{y_true.shape} and {y_score.shape}"
+        )
     if not set(np.unique(y_true)) <= {0, 1}:
         raise ValueError(f"binary labels 0/1 expected, got {sorted(set(np.unique(y_true)))}")
     y_pred = (y_score >= threshold).astype(int)
     tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
-    auc = (float(roc_auc_score(y_true, y_score)) if len(np.unique(y_true)) == 2
-           else float("nan"))
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "precision": float(precision_score(y_true, y_pred, zero_division=0)),
-            "recall": float(recall_score(y_true, y_pred, zero_division=0)),
-            "f1": float(f1_score(y_true, y_pred, zero_division=0)),
-            "roc_auc": auc, "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp),
-            "n": int(len(y_true))}
+    auc = float(roc_auc_score(y_true, y_score)) if len(np.unique(y_true)) == 2 else float("nan")
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision": float(precision_score(y_true, y_pred, zero_division=0)),
+        "recall": float(recall_score(y_true, y_pred, zero_division=0)),
+        "f1": float(f1_score(y_true, y_pred, zero_division=0)),
+        "roc_auc": auc,
+        "tn": int(tn),
+        "fp": int(fp),
+        "fn": int(fn),
+        "tp": int(tp),
+        "n": int(len(y_true)),
+    }
 
 
 def roc_points(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +90,7 @@ def roc_points(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
 class Verdict:
     """The outcome of a baseline comparison."""
 
-    status: str  # PASSED, FAILED or NO BASELINE
+    status: str  # PASS, FAIL or NO BASELINE
     accuracy_drop: float  # baseline accuracy - fast accuracy (NaN without a baseline)
     threshold: float
     message: str
@@ -83,29 +98,38 @@ class Verdict:
     next_steps: tuple[str, ...] = ()
 
 
-def accuracy_drop_verdict(fast: dict[str, float], baseline: dict[str, float] | None,
-                          threshold: float = 0.05) -> Verdict:
-    """FAILED when baseline accuracy - fast accuracy > threshold, else PASSED; NO BASELINE
+def accuracy_drop_verdict(
+    fast: dict[str, float], baseline: dict[str, float] | None, threshold: float = 0.05
+) -> Verdict:
+    """FAIL when baseline accuracy - fast accuracy > threshold, else PASS; NO BASELINE
     when there is none to compare with (the fast model's metrics stand alone)."""
     if not (threshold >= 0):
         raise ValueError(f"accuracy_threshold must be >= 0, got {threshold}")
     if "accuracy" not in fast or _nan(fast["accuracy"]):
         raise ValueError("the fast model's metrics need an accuracy")
     if baseline is None or _nan(baseline.get("accuracy")):
-        return Verdict(NO_BASELINE, float("nan"), threshold,
-                       f"no baseline metrics: the fast model's accuracy "
-                       f"{fast['accuracy']:.3f} is reported alone, nothing is compared. Give "
-                       "baseline_metrics (a JSON file or inline JSON) or a loadable reference "
-                       "model.")
+        return Verdict(
+            NO_BASELINE,
+            float("nan"),
+            threshold,
+            f"no baseline metrics: the fast model's accuracy "
+            f"{fast['accuracy']:.3f} is reported alone, nothing is compared. Give "
+            "baseline_metrics (a JSON file or inline JSON) or a loadable reference "
+            "model.",
+        )
     drop = float(baseline["accuracy"]) - float(fast["accuracy"])
-    deltas = {m: float(fast[m]) - float(baseline[m]) for m in METRICS
-              if m in fast and m in baseline and not _nan(baseline[m]) and not _nan(fast[m])}
-    text = (f"accuracy {fast['accuracy']:.3f} vs baseline {float(baseline['accuracy']):.3f}: "
-            f"drop {drop:+.3f} (threshold {threshold:.3f})")
+    deltas = {
+        m: float(fast[m]) - float(baseline[m])
+        for m in METRICS
+        if m in fast and m in baseline and not _nan(baseline[m]) and not _nan(fast[m])
+    }
+    text = (
+        f"accuracy {fast['accuracy']:.3f} vs baseline {float(baseline['accuracy']):.3f}: "
+        f"drop {drop:+.3f} (threshold {threshold:.3f})"
+    )
     if drop > threshold + TOLERANCE:
-        return Verdict(FAILED, drop, threshold, f"{text} exceeds the threshold", deltas,
-                       NEXT_STEPS)
-    return Verdict(PASSED, drop, threshold, f"{text} is within the threshold", deltas)
+        return Verdict(FAIL, drop, threshold, f"{text} exceeds the threshold", deltas, NEXT_STEPS)
+    return Verdict(PASS, drop, threshold, f"{text} is within the threshold", deltas)
 
 
 def _nan(x: Any) -> bool:
@@ -133,21 +157,27 @@ def load_baseline_metrics(value: Any) -> dict[str, Any] | None:
         else:
             path = Path(text)
             if not path.is_file():
-                raise ValueError(f"baseline_metrics: {path} is not a file (give a JSON file, "
-                                 "inline JSON such as '{\"accuracy\": 0.9}', or null)")
+                raise ValueError(
+                    f"baseline_metrics: {path} is not a file (give a JSON file, "
+                    "inline JSON such as '{\"accuracy\": 0.9}', or null)"
+                )
             try:
                 data = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
                 raise ValueError(f"baseline_metrics: {path} is not valid JSON: {exc}") from None
     else:
-        raise ValueError(f"baseline_metrics must be a dict, JSON text or a path, got "
-                         f"{type(value).__name__}")
+        raise ValueError(
+            f"baseline_metrics must be a dict, JSON text or a path, got {type(value).__name__}"
+        )
     if not isinstance(data, dict):
         raise ValueError("baseline_metrics must be a JSON object")
-    if "accuracy" not in data and not all(isinstance(v, dict) and "accuracy" in v
-                                          for v in data.values()):
-        raise ValueError("baseline_metrics needs an 'accuracy' (one baseline), or model id -> "
-                         "{'accuracy': ...} for several")
+    if "accuracy" not in data and not all(
+        isinstance(v, dict) and "accuracy" in v for v in data.values()
+    ):
+        raise ValueError(
+            "baseline_metrics needs an 'accuracy' (one baseline), or model id -> "
+            "{'accuracy': ...} for several"
+        )
     return data
 
 

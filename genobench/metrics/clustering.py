@@ -43,5 +43,9 @@ def clustering_metrics(true_labels, pred_labels, x: np.ndarray) -> dict[str, flo
 def level_metrics(levels: dict[str, object], pred_labels, x: np.ndarray) -> pd.DataFrame:
     """`clustering_metrics` of one clustering against each level's true labels (e.g.
     {"genome": genome ids, "species": species}): one row per level, column `level` first."""
-    return pd.DataFrame([{"level": level, **clustering_metrics(labels, pred_labels, x)}
-                         for level, labels in levels.items()])
+    return pd.DataFrame(
+        [
+            {"level": level, **clustering_metrics(labels, pred_labels, x)}
+            for level, labels in levels.items()
+        ]
+    )

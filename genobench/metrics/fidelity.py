@@ -28,8 +28,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-KL_PERCENTILES = {"p99_9": 99.9, "p99": 99.0, "p95": 95.0, "p90": 90.0, "p10": 10.0,
-                  "p5": 5.0, "p1": 1.0, "p0_1": 0.1}
+KL_PERCENTILES = {
+    "p99_9": 99.9,
+    "p99": 99.0,
+    "p95": 95.0,
+    "p90": 90.0,
+    "p10": 10.0,
+    "p5": 5.0,
+    "p1": 1.0,
+    "p0_1": 0.1,
+}
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -85,15 +93,26 @@ def token_fidelity(ref_logp, logp, targets=None) -> dict[str, np.ndarray]:
     """
     ref_logp, logp = _as_tensor(ref_logp), _as_tensor(logp)
     if ref_logp.shape != logp.shape:
-        raise ValueError(f"log-probability shapes differ: {tuple(ref_logp.shape)} vs "
-                         f"{tuple(logp.shape)}")
-    out = {"kl": kl_divergence(ref_logp, logp), "js": js_divergence(ref_logp, logp),
-           "same_top": top1_agreement(ref_logp, logp).to(torch.float64),
-           # how peaked the reference is: its entropy (nats) and top probability
-           "entropy_ref": entropy(ref_logp), "top_p_ref": ref_logp.exp().max(-1).values}
+        raise ValueError(
+            f"log-probability shapes differ: {tuple(ref_logp.shape)} vs {tuple(logp.shape)}"
+        )
+    out = {
+        "kl": kl_divergence(ref_logp, logp),
+        "js": js_divergence(ref_logp, logp),
+        "same_top": top1_agreement(ref_logp, logp).to(torch.float64),
+        # how peaked the reference is: its entropy (nats) and top probability
+        "entropy_ref": entropy(ref_logp),
+        "top_p_ref": ref_logp.exp().max(-1).values,
+    }
     if targets is not None:
-        idx = torch.as_tensor(np.asarray(targets) if not isinstance(targets, torch.Tensor)
-                              else targets).long().to(ref_logp.device).unsqueeze(-1)
+        idx = (
+            torch.as_tensor(
+                np.asarray(targets) if not isinstance(targets, torch.Tensor) else targets
+            )
+            .long()
+            .to(ref_logp.device)
+            .unsqueeze(-1)
+        )
         lp_ref = ref_logp.gather(-1, idx).squeeze(-1)
         lp = logp.gather(-1, idx).squeeze(-1)
         out.update(nll_ref=-lp_ref, nll=-lp, delta_p=lp.exp() - lp_ref.exp())
@@ -107,7 +126,7 @@ def mean_and_uncertainty(values) -> tuple[float, float]:
     if n == 0:
         return math.nan, math.nan
     mean = float(x.mean())
-    var = float((x ** 2).mean() - mean ** 2)
+    var = float((x**2).mean() - mean**2)
     return mean, (math.sqrt(var / (n - 1)) if var > 0 and n > 10 else 0.0)
 
 
@@ -117,9 +136,13 @@ def kl_summary(kl_values, prefix: str = "kl") -> dict[str, float]:
     if x.size == 0:
         raise ValueError("no KL values to summarize")
     mean, unc = mean_and_uncertainty(x)
-    out = {f"{prefix}_mean": mean, f"{prefix}_mean_err": unc,
-           f"{prefix}_median": float(np.median(x)), f"{prefix}_max": float(x[-1]),
-           f"{prefix}_min": float(x[0])}
+    out = {
+        f"{prefix}_mean": mean,
+        f"{prefix}_mean_err": unc,
+        f"{prefix}_median": float(np.median(x)),
+        f"{prefix}_max": float(x[-1]),
+        f"{prefix}_min": float(x[0]),
+    }
     for name, q in KL_PERCENTILES.items():
         out[f"{prefix}_{name}"] = float(np.percentile(x, q))
     return out
@@ -137,8 +160,9 @@ def token_summary(per_token: dict[str, np.ndarray]) -> dict[str, float]:
         out["entropy_base_mean"] = float(np.mean(per_token["entropy_ref"]))
         out["top_p_base_mean"] = float(np.mean(per_token["top_p_ref"]))
     out["top1_agreement"] = p
-    out["top1_agreement_err"] = (math.sqrt(p * (1 - p) / (same.size - 1))
-                                 if same.size > 1 else math.nan)
+    out["top1_agreement_err"] = (
+        math.sqrt(p * (1 - p) / (same.size - 1)) if same.size > 1 else math.nan
+    )
     if "nll" in per_token:
         nll, nll_ref = np.asarray(per_token["nll"]), np.asarray(per_token["nll_ref"])
         out["ppl"] = float(np.exp(nll.mean()))
@@ -147,7 +171,7 @@ def token_summary(per_token: dict[str, np.ndarray]) -> dict[str, float]:
         out["ppl_ratio"] = float(np.exp(out["ln_ppl_ratio"]))
         dp = np.asarray(per_token["delta_p"])
         out["delta_p_mean"] = float(dp.mean())
-        out["delta_p_rms"] = float(np.sqrt((dp ** 2).mean()))
+        out["delta_p_rms"] = float(np.sqrt((dp**2).mean()))
     return out
 
 
@@ -155,8 +179,11 @@ def reference_summary(logp, targets=None) -> dict[str, float]:
     """The reference's own next-token statistics, under `token_summary`'s names: tokens,
     mean entropy and top probability, and (with `targets`) its perplexity."""
     logp = _as_tensor(logp)
-    out = {"n_tokens": int(logp.shape[0]), "entropy_base_mean": float(entropy(logp).mean()),
-           "top_p_base_mean": float(logp.exp().max(-1).values.mean())}
+    out = {
+        "n_tokens": int(logp.shape[0]),
+        "entropy_base_mean": float(entropy(logp).mean()),
+        "top_p_base_mean": float(logp.exp().max(-1).values.mean()),
+    }
     if targets is not None:
         idx = torch.as_tensor(targets).long().unsqueeze(-1)
         out["ppl_base"] = float(torch.exp(-logp.gather(-1, idx).mean()))
@@ -181,7 +208,7 @@ def snr_db(x, x_hat) -> float:
     if x.shape != x_hat.shape:
         raise ValueError(f"shapes differ: {x.shape} vs {x_hat.shape}")
     noise = float(((x - x_hat) ** 2).sum())
-    signal = float((x ** 2).sum())
+    signal = float((x**2).sum())
     if noise == 0:
         return math.inf
     if signal == 0:
@@ -192,8 +219,12 @@ def snr_db(x, x_hat) -> float:
 def embedding_fidelity(reference, embeddings) -> dict[str, float]:
     """Cosine (mean, median, min) and SNR (dB) of embeddings against the reference's."""
     cos = cosine_similarity(reference, embeddings)
-    return {"cosine_mean": float(cos.mean()), "cosine_median": float(np.median(cos)),
-            "cosine_min": float(cos.min()), "snr_db": snr_db(reference, embeddings)}
+    return {
+        "cosine_mean": float(cos.mean()),
+        "cosine_median": float(np.median(cos)),
+        "cosine_min": float(cos.min()),
+        "snr_db": snr_db(reference, embeddings),
+    }
 
 
 @dataclass
@@ -208,7 +239,7 @@ class MomentAccumulator:
     min: float = math.inf
     max: float = -math.inf
 
-    def update(self, values) -> "MomentAccumulator":
+    def update(self, values) -> MomentAccumulator:
         """Add a batch of values (any shape; flattened)."""
         x = _as_tensor(values).flatten()
         if x.numel() == 0:
@@ -216,12 +247,18 @@ class MomentAccumulator:
         mean = float(x.mean())
         d = x - mean
         d2 = d * d
-        batch = MomentAccumulator(n=int(x.numel()), mean=mean, m2=float(d2.sum()),
-                                  m3=float((d2 * d).sum()), m4=float((d2 * d2).sum()),
-                                  min=float(x.min()), max=float(x.max()))
+        batch = MomentAccumulator(
+            n=int(x.numel()),
+            mean=mean,
+            m2=float(d2.sum()),
+            m3=float((d2 * d).sum()),
+            m4=float((d2 * d2).sum()),
+            min=float(x.min()),
+            max=float(x.max()),
+        )
         return self.merge(batch)
 
-    def merge(self, other: "MomentAccumulator") -> "MomentAccumulator":
+    def merge(self, other: MomentAccumulator) -> MomentAccumulator:
         """Combine with another accumulator in place (Pébay's pairwise formulas)."""
         if other.n == 0:
             return self
@@ -231,13 +268,20 @@ class MomentAccumulator:
         na, nb = self.n, other.n
         n = na + nb
         delta = other.mean - self.mean
-        m2 = self.m2 + other.m2 + delta ** 2 * na * nb / n
-        m3 = (self.m3 + other.m3 + delta ** 3 * na * nb * (na - nb) / n ** 2
-              + 3 * delta * (na * other.m2 - nb * self.m2) / n)
-        m4 = (self.m4 + other.m4
-              + delta ** 4 * na * nb * (na * na - na * nb + nb * nb) / n ** 3
-              + 6 * delta ** 2 * (na * na * other.m2 + nb * nb * self.m2) / n ** 2
-              + 4 * delta * (na * other.m3 - nb * self.m3) / n)
+        m2 = self.m2 + other.m2 + delta**2 * na * nb / n
+        m3 = (
+            self.m3
+            + other.m3
+            + delta**3 * na * nb * (na - nb) / n**2
+            + 3 * delta * (na * other.m2 - nb * self.m2) / n
+        )
+        m4 = (
+            self.m4
+            + other.m4
+            + delta**4 * na * nb * (na * na - na * nb + nb * nb) / n**3
+            + 6 * delta**2 * (na * na * other.m2 + nb * nb * self.m2) / n**2
+            + 4 * delta * (na * other.m3 - nb * self.m3) / n
+        )
         self.mean = self.mean + delta * nb / n
         self.n, self.m2, self.m3, self.m4 = n, m2, m3, m4
         self.min, self.max = min(self.min, other.min), max(self.max, other.max)
@@ -248,9 +292,15 @@ class MomentAccumulator:
         if self.n == 0:
             return {k: math.nan for k in ("mean", "std", "min", "max", "abs_max", "kurtosis")}
         var = self.m2 / self.n
-        kurt = self.n * self.m4 / self.m2 ** 2 - 3.0 if self.m2 > 0 else math.nan
-        return {"mean": self.mean, "std": math.sqrt(var), "min": self.min, "max": self.max,
-                "abs_max": max(abs(self.min), abs(self.max)), "kurtosis": kurt}
+        kurt = self.n * self.m4 / self.m2**2 - 3.0 if self.m2 > 0 else math.nan
+        return {
+            "mean": self.mean,
+            "std": math.sqrt(var),
+            "min": self.min,
+            "max": self.max,
+            "abs_max": max(abs(self.min), abs(self.max)),
+            "kurtosis": kurt,
+        }
 
 
 def distribution_stats(values) -> dict[str, float]:

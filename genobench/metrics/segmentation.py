@@ -39,9 +39,13 @@ def as_sequences(labels, lengths=None) -> list[np.ndarray]:
         array = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels)
         if lengths is None:
             lengths = np.full(array.shape[0], array.shape[1])
-        return [np.asarray(row[: int(n)], dtype=np.int64) for row, n in zip(array, np.asarray(lengths))]
+        return [
+            np.asarray(row[: int(n)], dtype=np.int64) for row, n in zip(array, np.asarray(lengths))
+        ]
     if lengths is not None:
-        return [np.asarray(row[: int(n)], dtype=np.int64) for row, n in zip(labels, np.asarray(lengths))]
+        return [
+            np.asarray(row[: int(n)], dtype=np.int64) for row, n in zip(labels, np.asarray(lengths))
+        ]
     return [np.asarray(row, dtype=np.int64) for row in labels]
 
 
@@ -91,7 +95,9 @@ def boundary_f1(true_labels, pred_labels, tolerance: int = 0, lengths=None) -> d
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
     tp = n_pred = n_true = 0
-    for t, p in zip(as_sequences(true_labels, lengths), as_sequences(pred_labels, lengths), strict=True):
+    for t, p in zip(
+        as_sequences(true_labels, lengths), as_sequences(pred_labels, lengths), strict=True
+    ):
         _check_pair(t, p)
         bt, bp = boundaries(t), boundaries(p)
         tp += match_boundaries(bt, bp, tolerance)
@@ -101,9 +107,12 @@ def boundary_f1(true_labels, pred_labels, tolerance: int = 0, lengths=None) -> d
 
 
 def segment_f1(true_labels, pred_labels, lengths=None) -> dict[str, float]:
-    """Exact-run precision, recall and F1 (start, end and label all equal), summed over sequences."""
+    """Exact-run precision, recall and F1 (start, end and label all equal), summed over
+    sequences."""
     tp = n_pred = n_true = 0
-    for t, p in zip(as_sequences(true_labels, lengths), as_sequences(pred_labels, lengths), strict=True):
+    for t, p in zip(
+        as_sequences(true_labels, lengths), as_sequences(pred_labels, lengths), strict=True
+    ):
         _check_pair(t, p)
         rt, rp = set(runs(t)), set(runs(p))
         tp += len(rt & rp)
@@ -174,30 +183,47 @@ def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum(p[keep] * np.log(p[keep] / q[keep])))
 
 
-def duration_kl(true_durations: np.ndarray, pred_durations: np.ndarray, edges: np.ndarray,
-                smoothing: float = DEFAULT_SMOOTHING) -> float:
+def duration_kl(
+    true_durations: np.ndarray,
+    pred_durations: np.ndarray,
+    edges: np.ndarray,
+    smoothing: float = DEFAULT_SMOOTHING,
+) -> float:
     """KL(true || predicted) of two duration samples on `edges` with add-`smoothing` counts.
 
     NaN when the truth has no run of the class (nothing to compare against).
     """
     if len(true_durations) == 0:
         return float("nan")
-    return kl_divergence(histogram(true_durations, edges, smoothing),
-                         histogram(pred_durations, edges, smoothing))
+    return kl_divergence(
+        histogram(true_durations, edges, smoothing), histogram(pred_durations, edges, smoothing)
+    )
 
 
-def duration_kls(true_labels, pred_labels, num_classes: int, edges: np.ndarray,
-                 smoothing: float = DEFAULT_SMOOTHING, lengths=None) -> dict[int, float]:
+def duration_kls(
+    true_labels,
+    pred_labels,
+    num_classes: int,
+    edges: np.ndarray,
+    smoothing: float = DEFAULT_SMOOTHING,
+    lengths=None,
+) -> dict[int, float]:
     """Per-class duration KL between the run durations of the truth and the prediction."""
     true = run_durations(true_labels, num_classes, lengths)
     pred = run_durations(pred_labels, num_classes, lengths)
     return {c: duration_kl(true[c], pred[c], edges, smoothing) for c in range(num_classes)}
 
 
-def segmentation_metrics(true_labels, pred_labels, num_classes: int,
-                         tolerances: Sequence[int] = (0, 10, 50), n_bins: int = DEFAULT_BINS,
-                         smoothing: float = DEFAULT_SMOOTHING, class_names: Sequence[str] | None = None,
-                         lengths=None) -> dict[str, float]:
+def segmentation_metrics(
+    true_labels,
+    pred_labels,
+    num_classes: int,
+    tolerances: Sequence[int] = (0, 10, 50),
+    n_bins: int = DEFAULT_BINS,
+    smoothing: float = DEFAULT_SMOOTHING,
+    class_names: Sequence[str] | None = None,
+    lengths=None,
+) -> dict[str, float]:
     """Every metric in one flat dict.
 
     Keys: boundary_{precision,recall,f1}_tol{k} for each tolerance, segment_{precision,
@@ -213,7 +239,13 @@ def segmentation_metrics(true_labels, pred_labels, num_classes: int,
         for key, value in boundary_f1(true, pred, k).items():
             if key in ("precision", "recall", "f1"):
                 out[f"boundary_{key}_tol{k}"] = value
-    out.update({f"segment_{k}": v for k, v in segment_f1(true, pred).items() if k in ("precision", "recall", "f1")})
+    out.update(
+        {
+            f"segment_{k}": v
+            for k, v in segment_f1(true, pred).items()
+            if k in ("precision", "recall", "f1")
+        }
+    )
     pos = position_f1(true, pred, num_classes)
     out["position_macro_f1"] = pos["macro_f1"]
     out["position_accuracy"] = pos["accuracy"]
@@ -230,11 +262,21 @@ def segmentation_metrics(true_labels, pred_labels, num_classes: int,
 
 def _check_pair(true: np.ndarray, pred: np.ndarray) -> None:
     if true.shape != pred.shape:
-        raise ValueError(f"true and predicted labels differ in length: {true.shape} vs {pred.shape}")
+        raise ValueError(
+            f"true and predicted labels differ in length: {true.shape} vs {pred.shape}"
+        )
 
 
-def bootstrap_difference(true_labels, pred_a, pred_b, statistic, n_boot: int = 1000, seed: int = 0,
-                         lengths=None, level: float = 0.95) -> dict[str, float]:
+def bootstrap_difference(
+    true_labels,
+    pred_a,
+    pred_b,
+    statistic,
+    n_boot: int = 1000,
+    seed: int = 0,
+    lengths=None,
+    level: float = 0.95,
+) -> dict[str, float]:
     """Paired bootstrap over sequences of statistic(true, a) - statistic(true, b).
 
     `statistic(true_list, pred_list) -> float` is evaluated on the same resampled sequences

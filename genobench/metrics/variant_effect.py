@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 
 def _clean(labels, scores) -> tuple[np.ndarray, np.ndarray, int]:
@@ -36,8 +41,9 @@ def auprc(labels, scores) -> float:
     return float(average_precision_score(y, s)) if len(np.unique(y)) == 2 else float("nan")
 
 
-def bootstrap_ci(labels, scores, metric, n_bootstrap: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float, int]:
+def bootstrap_ci(
+    labels, scores, metric, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, int]:
     """(low, high, resamples used) percentile interval of `metric` over bootstrap resamples."""
     y, s, _ = _clean(labels, scores)
     if n_bootstrap <= 0 or len(np.unique(y)) < 2:
@@ -82,10 +88,14 @@ def metric_row(labels, scores, n_bootstrap: int = 1000, seed: int = 0) -> dict:
     """AUROC, AUPRC, their CIs and the counts for one set of scored variants."""
     y, s, n_nan = _clean(labels, scores)
     two = len(np.unique(y)) == 2
-    row = {"n": int(len(y)), "n_pathogenic": int(y.sum()), "n_unscored": n_nan,
-           "auroc": float(roc_auc_score(y, s)) if two else float("nan"),
-           "auprc": float(average_precision_score(y, s)) if two else float("nan"),
-           "auprc_baseline": float(y.mean()) if len(y) else float("nan")}
+    row = {
+        "n": int(len(y)),
+        "n_pathogenic": int(y.sum()),
+        "n_unscored": n_nan,
+        "auroc": float(roc_auc_score(y, s)) if two else float("nan"),
+        "auprc": float(average_precision_score(y, s)) if two else float("nan"),
+        "auprc_baseline": float(y.mean()) if len(y) else float("nan"),
+    }
     for name, fn in (("auroc", fast_auroc), ("auprc", fast_auprc)):
         low, high, used = bootstrap_ci(y, s, fn, n_bootstrap, seed)
         row[f"{name}_low"], row[f"{name}_high"] = low, high
@@ -93,8 +103,9 @@ def metric_row(labels, scores, n_bootstrap: int = 1000, seed: int = 0) -> dict:
     return row
 
 
-def zeroshot_metrics(scores: pd.DataFrame, n_bootstrap: int = 1000, seed: int = 0,
-                     group_cols=("model", "method")) -> pd.DataFrame:
+def zeroshot_metrics(
+    scores: pd.DataFrame, n_bootstrap: int = 1000, seed: int = 0, group_cols=("model", "method")
+) -> pd.DataFrame:
     """Metrics per model/method, overall (`region_type` = "all") and per region type.
 
     `scores` is long-format: group_cols, region_type, label, pathogenicity.

@@ -31,10 +31,15 @@ import torch
 
 # import name -> (pip name, the fix a user needs)
 PACKAGE_FIXES = {
-    "mamba_ssm": ("mamba-ssm", "it builds only with CUDA (nvcc): pip install -r "
-                  "requirements-gpu.txt on a GPU node"),
-    "flash_attn": ("flash-attn", "CUDA only: pip install flash-attn --no-build-isolation on a "
-                   "GPU node (a prebuilt wheel matching torch and CUDA)"),
+    "mamba_ssm": (
+        "mamba-ssm",
+        "it builds only with CUDA (nvcc): pip install -r requirements-gpu.txt on a GPU node",
+    ),
+    "flash_attn": (
+        "flash-attn",
+        "CUDA only: pip install flash-attn --no-build-isolation on a "
+        "GPU node (a prebuilt wheel matching torch and CUDA)",
+    ),
     "einops": ("einops", "pip install -r requirements.txt"),
 }
 
@@ -59,9 +64,12 @@ class Adapter:
 
 def _classes(modules: list[ModuleType], attribute: str) -> list[type]:
     """Classes defined in `modules` that have `attribute`."""
-    return [obj for module in modules for obj in vars(module).values()
-            if inspect.isclass(obj) and obj.__module__ == module.__name__
-            and hasattr(obj, attribute)]
+    return [
+        obj
+        for module in modules
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and obj.__module__ == module.__name__ and hasattr(obj, attribute)
+    ]
 
 
 class DNABERT2(Adapter):
@@ -215,9 +223,17 @@ ADAPTERS: dict[str, Adapter] = {
     "fastesm": FastESM2(),
 }
 # config.model_type -> family, for checkpoints not in the registry
-MODEL_TYPE_FAMILIES = {"bert": "bert", "esm": "esm", "mistral": "mistral", "mamba": "mamba",
-                       "hyenadna": "hyena", "caduceus": "caduceus", "stripedhyena": "evo",
-                       "fast_esm": "fastesm", "fastesm": "fastesm"}
+MODEL_TYPE_FAMILIES = {
+    "bert": "bert",
+    "esm": "esm",
+    "mistral": "mistral",
+    "mamba": "mamba",
+    "hyenadna": "hyena",
+    "caduceus": "caduceus",
+    "stripedhyena": "evo",
+    "fast_esm": "fastesm",
+    "fastesm": "fastesm",
+}
 
 
 def adapter_for(family: str) -> Adapter:

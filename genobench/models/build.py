@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from itertools import product
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -28,8 +28,13 @@ BASES = list("ACGTN")
 WRAPS = ("none", "cls", "cls_sep")
 
 
-def dna_tokenizer(kind: str = "char", k: int = 3, wrap: str = "none",
-                  train_seqs: list[str] | None = None, vocab_size: int = 256):
+def dna_tokenizer(
+    kind: str = "char",
+    k: int = 3,
+    wrap: str = "none",
+    train_seqs: list[str] | None = None,
+    vocab_size: int = 256,
+):
     """A DNA tokenizer of `kind` char, kmer (`k`) or bpe (learned from `train_seqs`)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -41,8 +46,12 @@ def dna_tokenizer(kind: str = "char", k: int = 3, wrap: str = "none",
             raise ValueError("a BPE tokenizer is learned from sequences; pass train_seqs=")
         tok = Tokenizer(models.BPE(unk_token="[UNK]"))
         tok.decoder = decoders.BPEDecoder()
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
-                                      initial_alphabet=BASES, show_progress=False)
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=SPECIAL_TOKENS,
+            initial_alphabet=BASES,
+            show_progress=False,
+        )
         tok.train_from_iterator(train_seqs, trainer)
         vocab = tok.get_vocab()
     elif kind in ("char", "kmer"):
@@ -56,12 +65,17 @@ def dna_tokenizer(kind: str = "char", k: int = 3, wrap: str = "none",
     if wrap != "none":
         single = "[CLS] $A [SEP]" if wrap == "cls_sep" else "[CLS] $A"
         specials = [(t, vocab[t]) for t in ("[CLS]", "[SEP]") if t in single]
-        tok.post_processor = processors.TemplateProcessing(single=single,
-                                                           special_tokens=specials)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   padding_side="right",
-                                   model_input_names=["input_ids", "attention_mask"])
+        tok.post_processor = processors.TemplateProcessing(single=single, special_tokens=specials)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        padding_side="right",
+        model_input_names=["input_ids", "attention_mask"],
+    )
 
 
 def cosine_lr(step: int, steps: int, lr: float, warmup: int, floor: float) -> float:
@@ -72,10 +86,19 @@ def cosine_lr(step: int, steps: int, lr: float, warmup: int, floor: float) -> fl
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def train_steps(model, next_batch: Callable[[int], dict], steps: int, lr: float, warmup: int,
-                lr_floor: float = 0.1, betas: tuple[float, float] = (0.9, 0.95),
-                num_threads: int = 1, max_seconds: float | None = None,
-                progress: bool = False, desc: str = "train") -> tuple[list[float], bool]:
+def train_steps(
+    model,
+    next_batch: Callable[[int], dict],
+    steps: int,
+    lr: float,
+    warmup: int,
+    lr_floor: float = 0.1,
+    betas: tuple[float, float] = (0.9, 0.95),
+    num_threads: int = 1,
+    max_seconds: float | None = None,
+    progress: bool = False,
+    desc: str = "train",
+) -> tuple[list[float], bool]:
     """Train `model` for `steps` AdamW steps on `next_batch(step)` (model keyword arguments
     with labels) -> (losses, stopped_by_time).
 

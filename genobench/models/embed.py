@@ -20,7 +20,7 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
     """Index batches of similar length (longest first) to keep padding small."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 class HFEmbedder:
@@ -29,20 +29,31 @@ class HFEmbedder:
     `dtype` and `trust_remote_code` default to the registry entry's.
     """
 
-    def __init__(self, name_or_path: str, device: str = "cpu", dtype=None,
-                 trust_remote_code: bool | None = None):
+    def __init__(
+        self,
+        name_or_path: str,
+        device: str = "cpu",
+        dtype=None,
+        trust_remote_code: bool | None = None,
+    ):
         from genobench.models.loading import load
 
         self.name = name_or_path
         self.device = device
-        loaded = load(name_or_path, device=device, dtype=dtype, head="none",
-                      trust_remote_code=trust_remote_code)
+        loaded = load(
+            name_or_path,
+            device=device,
+            dtype=dtype,
+            head="none",
+            trust_remote_code=trust_remote_code,
+        )
         self.model, self.tokenizer = loaded.model, loaded.tokenizer
         self.embedding_dim = loaded.embedding_dim
 
     @torch.inference_mode()
-    def embed(self, seqs: list[str], batch_size: int = 16, max_tokens: int = 1024,
-              progress: bool = True) -> np.ndarray:
+    def embed(
+        self, seqs: list[str], batch_size: int = 16, max_tokens: int = 1024, progress: bool = True
+    ) -> np.ndarray:
         """Mean-pooled last hidden state (n, dim) for each sequence, in input order."""
         from genobench.models.loading import forward, pad_batch
 
@@ -56,8 +67,9 @@ class HFEmbedder:
         return out
 
 
-def embed_sequences(model: str, seqs: list[str], batch_size: int = 16, max_tokens: int = 1024,
-                    device: str = "cpu") -> np.ndarray:
+def embed_sequences(
+    model: str, seqs: list[str], batch_size: int = 16, max_tokens: int = 1024, device: str = "cpu"
+) -> np.ndarray:
     """Embed sequences with `model`: "tnf", a registry name, a hub id, a folder or
     `local:<name>`."""
     if model == TNF:

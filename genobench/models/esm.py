@@ -34,8 +34,17 @@ from genobench.models.embed import length_sorted_batches, mean_pool
 from genobench.models.loading import attention_used, forward, load, pad_batch
 
 # The ESM-2 vocabulary, in facebook/esm2_*'s vocab.txt order (33 tokens).
-ESM_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO", ".", "-",
-             "<null_1>", "<mask>"]
+ESM_VOCAB = [
+    "<cls>",
+    "<pad>",
+    "<eos>",
+    "<unk>",
+    *"LAGVSERTIDPKQNFYMHWCXBUZO",
+    ".",
+    "-",
+    "<null_1>",
+    "<mask>",
+]
 
 # name -> shape; the last two are the shapes of facebook/esm2_t6_8M_UR50D and
 # facebook/esm2_t12_35M_UR50D (hidden, layers, heads; intermediate = 4 x hidden).
@@ -57,21 +66,33 @@ def esm_tokenizer(folder: str | Path) -> EsmTokenizer:
     return EsmTokenizer(str(vocab))
 
 
-def esm_config(hidden_size: int, num_layers: int, num_heads: int,
-               max_positions: int = 1026) -> EsmConfig:
+def esm_config(
+    hidden_size: int, num_layers: int, num_heads: int, max_positions: int = 1026
+) -> EsmConfig:
     """An ESM-2 configuration (as in facebook/esm2_*) of the given shape."""
-    return EsmConfig(vocab_size=len(ESM_VOCAB), mask_token_id=ESM_VOCAB.index("<mask>"),
-                     pad_token_id=ESM_VOCAB.index("<pad>"), hidden_size=hidden_size,
-                     num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                     intermediate_size=4 * hidden_size, hidden_act="gelu",
-                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                     max_position_embeddings=max_positions, layer_norm_eps=1e-5,
-                     position_embedding_type="rotary", emb_layer_norm_before=False,
-                     token_dropout=True, architectures=["EsmForMaskedLM"])
+    return EsmConfig(
+        vocab_size=len(ESM_VOCAB),
+        mask_token_id=ESM_VOCAB.index("<mask>"),
+        pad_token_id=ESM_VOCAB.index("<pad>"),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=4 * hidden_size,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        max_position_embeddings=max_positions,
+        layer_norm_eps=1e-5,
+        position_embedding_type="rotary",
+        emb_layer_norm_before=False,
+        token_dropout=True,
+        architectures=["EsmForMaskedLM"],
+    )
 
 
-def build_local_esm(path: str | Path, hidden_size: int = 64, num_layers: int = 2,
-                    num_heads: int = 4, seed: int = 0) -> Path:
+def build_local_esm(
+    path: str | Path, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4, seed: int = 0
+) -> Path:
     """Save a random-initialised EsmForMaskedLM and its tokenizer into `path`."""
     path = Path(path)
     tokenizer = esm_tokenizer(path)
@@ -82,8 +103,9 @@ def build_local_esm(path: str | Path, hidden_size: int = 64, num_layers: int = 2
     return path
 
 
-def residue_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 special_ids) -> torch.Tensor:
+def residue_mask(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, special_ids
+) -> torch.Tensor:
     """1 where a token is a residue: attended to and not one of `special_ids` (BOS/CLS,
     EOS, padding)."""
     keep = attention_mask.bool()
@@ -99,8 +121,14 @@ class EsmEncoder:
     "sdpa"), or None to load the model as it comes (remote-code models).
     """
 
-    def __init__(self, name_or_path, attention: str | None = "sdpa", device: str = "cpu",
-                 dtype: str | torch.dtype | None = None, trust_remote_code: bool | None = None):
+    def __init__(
+        self,
+        name_or_path,
+        attention: str | None = "sdpa",
+        device: str = "cpu",
+        dtype: str | torch.dtype | None = None,
+        trust_remote_code: bool | None = None,
+    ):
         if attention not in ATTENTION_CHOICES:
             raise ValueError(f"attention must be one of {ATTENTION_CHOICES}, got {attention!r}")
         if isinstance(dtype, str) and dtype != "auto":
@@ -110,19 +138,37 @@ class EsmEncoder:
         self.name = getattr(name_or_path, "name", name_or_path)  # a name or a ModelSpec
         self.attention = attention
         self.device = device
-        loaded = load(name_or_path, device=device, dtype=dtype, head="none",
-                      trust_remote_code=trust_remote_code, attention=attention)
+        loaded = load(
+            name_or_path,
+            device=device,
+            dtype=dtype,
+            head="none",
+            trust_remote_code=trust_remote_code,
+            attention=attention,
+        )
         self.model, self.tokenizer, self.path = loaded.model, loaded.tokenizer, loaded.source
         self.hidden_size = loaded.embedding_dim
         self.missing_keys = loaded.missing_keys
         configured = getattr(self.model.config, "_attn_implementation", None)
         if attention is not None and configured != attention:
-            raise ValueError(f"{name_or_path}: asked for {attention} attention, "
-                             f"transformers selected {configured}")
+            raise ValueError(
+                f"{name_or_path}: asked for {attention} attention, "
+                f"transformers selected {configured}"
+            )
         tok = self.tokenizer
-        self.special_ids = sorted({t for t in (tok.cls_token_id, tok.bos_token_id,
-                                               tok.eos_token_id, tok.sep_token_id,
-                                               tok.pad_token_id) if t is not None})
+        self.special_ids = sorted(
+            {
+                t
+                for t in (
+                    tok.cls_token_id,
+                    tok.bos_token_id,
+                    tok.eos_token_id,
+                    tok.sep_token_id,
+                    tok.pad_token_id,
+                )
+                if t is not None
+            }
+        )
         self.attn_implementation = attention_used(self.model, self.tokenize(["MKV"]))
 
     @property
@@ -134,10 +180,13 @@ class EsmEncoder:
 
     def tokenize(self, seqs: list[str], max_length: int = 1024) -> dict[str, torch.Tensor]:
         """Padded tokens of `seqs` on the device, with `residue_mask` added."""
-        enc = {k: v.to(self.device) for k, v in
-               pad_batch(self.tokenizer, seqs, max_length=max_length).items()}
-        enc["residue_mask"] = residue_mask(enc["input_ids"], enc["attention_mask"],
-                                           self.special_ids)
+        enc = {
+            k: v.to(self.device)
+            for k, v in pad_batch(self.tokenizer, seqs, max_length=max_length).items()
+        }
+        enc["residue_mask"] = residue_mask(
+            enc["input_ids"], enc["attention_mask"], self.special_ids
+        )
         return enc
 
     @torch.inference_mode()
@@ -146,8 +195,9 @@ class EsmEncoder:
         hidden, _ = forward(self.model, enc)
         return mean_pool(hidden, enc["residue_mask"].to(hidden.device)).cpu()
 
-    def embed(self, seqs: list[str], batch_size: int = 8, max_length: int = 1024,
-              progress: bool = True) -> np.ndarray:
+    def embed(
+        self, seqs: list[str], batch_size: int = 8, max_length: int = 1024, progress: bool = True
+    ) -> np.ndarray:
         """Residue-mean-pooled last hidden state (n, hidden) per sequence, in input order."""
         out = np.zeros((len(seqs), self.hidden_size), dtype=np.float32)
         batches = length_sorted_batches([len(s) for s in seqs], batch_size)
@@ -166,8 +216,9 @@ def row_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cosine similarity of matching rows of two (n, d) arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"embeddings of different shapes {a.shape} and {b.shape} cannot be "
-                         "compared row by row")
+        raise ValueError(
+            f"embeddings of different shapes {a.shape} and {b.shape} cannot be compared row by row"
+        )
     num = (a * b).sum(1)
     den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     return num / np.maximum(den, 1e-30)

@@ -45,17 +45,40 @@ TRAINING_FILE = "training.json"
 PRESETS: dict[str, dict[str, Any]] = {
     # tokenizer: "kmer<k>" (non-overlapping k-mers) or "bpe" (vocab_size tokens learned
     # from tokenizer_bases bases of training data)
-    "default": dict(tokenizer="kmer4", vocab_size=512, hidden_size=128, num_layers=4,
-                    num_heads=4, num_kv_heads=2, intermediate_size=384, seq_len=512,
-                    batch_size=8, max_steps=200, lr=3e-3, warmup_steps=20,
-                    tokenizer_bases=1_500_000, data=dict()),
+    "default": dict(
+        tokenizer="kmer4",
+        vocab_size=512,
+        hidden_size=128,
+        num_layers=4,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=384,
+        seq_len=512,
+        batch_size=8,
+        max_steps=200,
+        lr=3e-3,
+        warmup_steps=20,
+        tokenizer_bases=1_500_000,
+        data=dict(),
+    ),
     # hidden sizes stay multiples of 64: bitsandbytes' CPU 4-bit kernels quantize in
     # blocks of 64 input features and fail on narrower layers
-    "tiny": dict(tokenizer="kmer3", vocab_size=64, hidden_size=64, num_layers=2, num_heads=4,
-                 num_kv_heads=2, intermediate_size=128, seq_len=64, batch_size=4, max_steps=0,
-                 lr=3e-3, warmup_steps=1, tokenizer_bases=50_000,
-                 data=dict(n_genomes=4, fragments_per_genome=12, min_length=300,
-                           max_length=600)),
+    "tiny": dict(
+        tokenizer="kmer3",
+        vocab_size=64,
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=128,
+        seq_len=64,
+        batch_size=4,
+        max_steps=0,
+        lr=3e-3,
+        warmup_steps=1,
+        tokenizer_bases=50_000,
+        data=dict(n_genomes=4, fragments_per_genome=12, min_length=300, max_length=600),
+    ),
 }
 HOLDOUT_EVERY = 20  # fragments 0, 20, 40, ... of each genome are held out of training
 
@@ -67,21 +90,25 @@ def _split(df):
     return df[~held].reset_index(drop=True), df[held].reset_index(drop=True)
 
 
-def _windows(token_ids: list[np.ndarray], seq_len: int, n: int,
-             rng: np.random.Generator) -> torch.Tensor:
+def _windows(
+    token_ids: list[np.ndarray], seq_len: int, n: int, rng: np.random.Generator
+) -> torch.Tensor:
     """`n` random windows of `seq_len` tokens, each inside one fragment."""
     usable = [ids for ids in token_ids if len(ids) >= seq_len]
     if not usable:
         raise ValueError(f"no fragment has {seq_len} tokens; lower seq_len")
     lengths = np.array([len(ids) - seq_len + 1 for ids in usable], dtype=float)
     picks = rng.choice(len(usable), size=n, p=lengths / lengths.sum())
-    rows = [usable[i][s:s + seq_len]
-            for i, s in zip(picks, (rng.integers(0, lengths[picks].astype(int))))]
+    rows = [
+        usable[i][s : s + seq_len]
+        for i, s in zip(picks, (rng.integers(0, lengths[picks].astype(int))))
+    ]
     return torch.as_tensor(np.stack(rows), dtype=torch.long)
 
 
-def oracle_bits_per_base(seqs: list[str], genome_index: list[int], chains: np.ndarray,
-                         spans: list[tuple[int, int]]) -> float:
+def oracle_bits_per_base(
+    seqs: list[str], genome_index: list[int], chains: np.ndarray, spans: list[tuple[int, int]]
+) -> float:
     """Bits per base of the true order-3 Markov chains on bases [start, end) of each sequence.
 
     This is the entropy floor no model of the synthetic data can beat on average.
@@ -100,8 +127,9 @@ def oracle_bits_per_base(seqs: list[str], genome_index: list[int], chains: np.nd
 
 
 @torch.no_grad()
-def evaluate_bits_per_base(model, tokenizer, seqs: list[str], seq_len: int
-                           ) -> tuple[float, list[tuple[int, int]]]:
+def evaluate_bits_per_base(
+    model, tokenizer, seqs: list[str], seq_len: int
+) -> tuple[float, list[tuple[int, int]]]:
     """Held-out next-token NLL in bits per base, and the base span each sequence scored.
 
     Each sequence's first `seq_len` tokens are scored from the second token on (the
@@ -122,10 +150,16 @@ def evaluate_bits_per_base(model, tokenizer, seqs: list[str], seq_len: int
     return nll / max(bases, 1) / math.log(2), spans
 
 
-def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0,
-                     max_steps: int | None = None, preset: str = "default",
-                     num_threads: int = 1, progress: bool = True,
-                     **overrides: Any) -> dict[str, Any]:
+def build_genomic_lm(
+    path: str | Path,
+    seed: int = 0,
+    max_seconds: float = 180.0,
+    max_steps: int | None = None,
+    preset: str = "default",
+    num_threads: int = 1,
+    progress: bool = True,
+    **overrides: Any,
+) -> dict[str, Any]:
     """Build, train and save the genomic LM into `path`; return the training record.
 
     `preset`: "default" (trained, ~2 min on an idle 2-core CPU) or "tiny" (random init,
@@ -144,8 +178,10 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     unknown = set(overrides) - set(PRESETS[preset])
     if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}; allowed: "
-                         f"{', '.join(PRESETS[preset])}")
+        raise ValueError(
+            f"unknown setting(s) {', '.join(sorted(unknown))}; allowed: "
+            f"{', '.join(PRESETS[preset])}"
+        )
     cfg = {**PRESETS[preset], **overrides}
     if max_steps is not None:
         cfg["max_steps"] = int(max_steps)
@@ -168,25 +204,33 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
         if total >= cfg["tokenizer_bases"]:
             break
     if cfg["tokenizer"] == "bpe":
-        tokenizer = dna_tokenizer("bpe", train_seqs=sorted(sample),
-                                  vocab_size=cfg["vocab_size"])
+        tokenizer = dna_tokenizer("bpe", train_seqs=sorted(sample), vocab_size=cfg["vocab_size"])
     elif cfg["tokenizer"].startswith("kmer"):
         tokenizer = dna_tokenizer("kmer", k=int(cfg["tokenizer"][4:]))
     else:
         raise ValueError(f"unknown tokenizer {cfg['tokenizer']!r}; use bpe or kmer<k>")
 
     config = MistralConfig(
-        vocab_size=len(tokenizer), hidden_size=cfg["hidden_size"],
-        num_hidden_layers=cfg["num_layers"], num_attention_heads=cfg["num_heads"],
-        num_key_value_heads=cfg["num_kv_heads"], intermediate_size=cfg["intermediate_size"],
-        max_position_embeddings=max(2048, cfg["seq_len"]), sliding_window=None,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=None, eos_token_id=None,
-        tie_word_embeddings=False)
+        vocab_size=len(tokenizer),
+        hidden_size=cfg["hidden_size"],
+        num_hidden_layers=cfg["num_layers"],
+        num_attention_heads=cfg["num_heads"],
+        num_key_value_heads=cfg["num_kv_heads"],
+        intermediate_size=cfg["intermediate_size"],
+        max_position_embeddings=max(2048, cfg["seq_len"]),
+        sliding_window=None,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        eos_token_id=None,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(seed)
     model = MistralForCausalLM(config)
 
-    ids = [np.asarray(e, dtype=np.int64) for e in
-           tokenizer(train_df["seq"].tolist(), add_special_tokens=False)["input_ids"]]
+    ids = [
+        np.asarray(e, dtype=np.int64)
+        for e in tokenizer(train_df["seq"].tolist(), add_special_tokens=False)["input_ids"]
+    ]
     batch_rng = np.random.default_rng(seed + 1)
 
     def next_batch(step: int) -> dict:
@@ -195,9 +239,18 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
 
     train_started = time.perf_counter()
     losses, stopped_by_time = train_steps(
-        model, next_batch, cfg["max_steps"], cfg["lr"], cfg["warmup_steps"], lr_floor=0.1,
-        betas=(0.9, 0.95), num_threads=num_threads, max_seconds=max_seconds,
-        progress=progress, desc="train genomic LM")
+        model,
+        next_batch,
+        cfg["max_steps"],
+        cfg["lr"],
+        cfg["warmup_steps"],
+        lr_floor=0.1,
+        betas=(0.9, 0.95),
+        num_threads=num_threads,
+        max_seconds=max_seconds,
+        progress=progress,
+        desc="train genomic LM",
+    )
     train_seconds = time.perf_counter() - train_started
     old_threads = torch.get_num_threads()
     torch.set_num_threads(num_threads)
@@ -207,23 +260,35 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
     finally:
         torch.set_num_threads(old_threads)
 
-    chains = genome_chains(data_settings.get("n_genomes", 24),
-                           data_settings.get("clade_size", 3), data_settings["seed"])
+    chains = genome_chains(
+        data_settings.get("n_genomes", 24),
+        data_settings.get("clade_size", 3),
+        data_settings["seed"],
+    )
     genome_index = [int(g.split("_")[1]) for g in held_df["genome_id"]]
     oracle = oracle_bits_per_base(held, genome_index, chains, spans)
     record = {
-        "preset": preset, "seed": seed, "settings": {k: v for k, v in cfg.items()},
-        "steps_completed": len(losses), "max_steps": cfg["max_steps"],
-        "stopped_by_time": stopped_by_time, "max_seconds": max_seconds,
-        "train_seconds": round(train_seconds, 2), "num_threads": num_threads,
+        "preset": preset,
+        "seed": seed,
+        "settings": {k: v for k, v in cfg.items()},
+        "steps_completed": len(losses),
+        "max_steps": cfg["max_steps"],
+        "stopped_by_time": stopped_by_time,
+        "max_seconds": max_seconds,
+        "train_seconds": round(train_seconds, 2),
+        "num_threads": num_threads,
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
-        "tokenizer": cfg["tokenizer"], "vocab": len(tokenizer),
-        "n_train_fragments": len(train_df), "n_heldout_fragments": len(held_df),
+        "tokenizer": cfg["tokenizer"],
+        "vocab": len(tokenizer),
+        "n_train_fragments": len(train_df),
+        "n_heldout_fragments": len(held_df),
         "loss_first": losses[0] if losses else None,
         "loss_last10_mean": float(np.mean(losses[-10:])) if losses else None,
         "loss_curve": [round(v, 4) for v in losses[::10]],
-        "heldout_bits_per_base": bits, "uniform_bits_per_base": 2.0,
-        "oracle_bits_per_base": oracle, "torch": torch.__version__,
+        "heldout_bits_per_base": bits,
+        "uniform_bits_per_base": 2.0,
+        "oracle_bits_per_base": oracle,
+        "torch": torch.__version__,
         "total_seconds": None,
     }
     save_checkpoint(model, tokenizer, path)
@@ -232,9 +297,12 @@ def build_genomic_lm(path: str | Path, seed: int = 0, max_seconds: float = 180.0
     if stopped_by_time:
         import warnings
 
-        warnings.warn(f"genomic LM training hit max_seconds={max_seconds} after "
-                      f"{len(losses)}/{cfg['max_steps']} steps; the weights depend on this "
-                      "machine's speed (see training.json)", stacklevel=2)
+        warnings.warn(
+            f"genomic LM training hit max_seconds={max_seconds} after "
+            f"{len(losses)}/{cfg['max_steps']} steps; the weights depend on this "
+            "machine's speed (see training.json)",
+            stacklevel=2,
+        )
     return record
 
 

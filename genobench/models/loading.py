@@ -49,8 +49,14 @@ import numpy as np
 import torch
 
 from genobench.models.adapters import MODEL_TYPE_FAMILIES, PACKAGE_FIXES, adapter_for
-from genobench.models.registry import (BASELINES, HEADS, LOCAL_PREFIX, ModelSpec, RegistryError,
-                                       spec_for)
+from genobench.models.registry import (
+    BASELINES,
+    HEADS,
+    LOCAL_PREFIX,
+    ModelSpec,
+    RegistryError,
+    spec_for,
+)
 
 STANDARD = "standard"
 # mode -> BitsAndBytesConfig keyword arguments (None: not quantized)
@@ -59,8 +65,9 @@ QUANT_MODES: dict[str, dict[str, Any] | None] = {
     "8bit": dict(load_in_8bit=True),
     "4bit_nf4": dict(load_in_4bit=True, bnb_4bit_quant_type="nf4"),
     "4bit_fp4": dict(load_in_4bit=True, bnb_4bit_quant_type="fp4"),
-    "4bit_nf4_double": dict(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                            bnb_4bit_use_double_quant=True),
+    "4bit_nf4_double": dict(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True
+    ),
 }
 MODE_DESCRIPTIONS = {
     STANDARD: "unquantized (fp16 on GPU, fp32 on CPU unless dtype is given)",
@@ -69,9 +76,15 @@ MODE_DESCRIPTIONS = {
     "4bit_fp4": "4-bit float weights, blockwise absmax",
     "4bit_nf4_double": "4-bit NF4 with double quantization of the absmax constants",
 }
-_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
-           "fp16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16,
-           "bf16": torch.bfloat16}
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
 
 
 class ModelLoadError(ValueError):
@@ -91,10 +104,10 @@ class MissingPackage(ModelLoadError):
     """A package the model's code needs is not installed; names it and how to get it."""
 
     def __init__(self, model: str, packages: list[str]):
-        fixes = "; ".join(f"{p} ({PACKAGE_FIXES[p][1]})" if p in PACKAGE_FIXES else p
-                          for p in packages)
-        super().__init__(f"{model} needs {', '.join(packages)}, which is not installed: "
-                         f"{fixes}")
+        fixes = "; ".join(
+            f"{p} ({PACKAGE_FIXES[p][1]})" if p in PACKAGE_FIXES else p for p in packages
+        )
+        super().__init__(f"{model} needs {', '.join(packages)}, which is not installed: {fixes}")
         self.packages = packages
 
 
@@ -115,8 +128,9 @@ class Loaded:
 def check_mode(mode: str) -> str:
     """Return `mode` if it is a known quantization mode, else raise ValueError listing them."""
     if mode not in QUANT_MODES:
-        raise ValueError(f"unknown quantization mode {mode!r}; choose from "
-                         f"{', '.join(QUANT_MODES)}")
+        raise ValueError(
+            f"unknown quantization mode {mode!r}; choose from {', '.join(QUANT_MODES)}"
+        )
     return mode
 
 
@@ -129,8 +143,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     try:
         return _DTYPES[str(dtype).lower()]
     except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, float16 or "
-                         "bfloat16") from None
+        raise ValueError(
+            f"unknown dtype {dtype!r}; use auto, float32, float16 or bfloat16"
+        ) from None
 
 
 def quantization_config(mode: str, compute_dtype: torch.dtype = torch.float32):
@@ -161,8 +176,10 @@ def quiet_bitsandbytes() -> None:
     layer and call) and "Failed to load CPU gemm_4bit_forward from kernels-community"
     (the optional fused CPU 4-bit kernel is not installed; the portable path is used).
     """
-    for logger_name, prefix in (("bitsandbytes.autograd._functions", "MatMul8bitLt: inputs"),
-                                ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm")):
+    for logger_name, prefix in (
+        ("bitsandbytes.autograd._functions", "MatMul8bitLt: inputs"),
+        ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm"),
+    ):
         logger = logging.getLogger(logger_name)
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
             logger.addFilter(_DropMessages(prefix))
@@ -182,8 +199,11 @@ def _bitsandbytes_reason(mode: str, device: str) -> str | None:
 
 def is_path_like(name: str) -> bool:
     """True for names that can only mean a local folder (absolute, ./, ../, ~ or existing)."""
-    return (name.startswith(("/", "./", "../", "~")) or os.path.isabs(name)
-            or Path(name).expanduser().exists())
+    return (
+        name.startswith(("/", "./", "../", "~"))
+        or os.path.isabs(name)
+        or Path(name).expanduser().exists()
+    )
 
 
 def resolve_source(name_or_path: str, spec: ModelSpec | None = None, **local) -> str:
@@ -191,23 +211,28 @@ def resolve_source(name_or_path: str, spec: ModelSpec | None = None, **local) ->
     `genobench.models.local.local_model_path` arguments); a path must be a
     save_pretrained folder; hub ids pass through."""
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path):
-        raise ModelLoadError(f"model must be a registry name, a hub id, a folder or "
-                             f"local:<name>, got {name_or_path!r}")
+        raise ModelLoadError(
+            f"model must be a registry name, a hub id, a folder or "
+            f"local:<name>, got {name_or_path!r}"
+        )
     name = str(name_or_path)
     spec = spec or _spec(name)
     if spec.hub_id.startswith(LOCAL_PREFIX):
         from genobench.models.local import local_model_path
 
-        return str(local_model_path(spec.hub_id[len(LOCAL_PREFIX):], **local))
+        return str(local_model_path(spec.hub_id[len(LOCAL_PREFIX) :], **local))
     if is_path_like(name):
         path = Path(name).expanduser()
         if not path.is_dir():
-            raise ModelLoadError(f"model path {name!r} does not exist or is not a folder; pass "
-                                 "a folder saved with save_pretrained, a hub id (org/name), a "
-                                 "registry name or local:<name>")
+            raise ModelLoadError(
+                f"model path {name!r} does not exist or is not a folder; pass "
+                "a folder saved with save_pretrained, a hub id (org/name), a "
+                "registry name or local:<name>"
+            )
         if not (path / "config.json").is_file():
-            raise ModelLoadError(f"model folder {name!r} has no config.json; is it a "
-                                 "save_pretrained folder?")
+            raise ModelLoadError(
+                f"model folder {name!r} has no config.json; is it a save_pretrained folder?"
+            )
         return str(path)
     return spec.hub_id
 
@@ -232,8 +257,7 @@ def _model_class(config, head: str):
             head = "masked"
         else:
             head = "none"
-    return {"causal": AutoModelForCausalLM, "masked": AutoModelForMaskedLM,
-            "none": AutoModel}[head]
+    return {"causal": AutoModelForCausalLM, "masked": AutoModelForMaskedLM, "none": AutoModel}[head]
 
 
 def embedding_size(config, spec: ModelSpec | None = None) -> int | None:
@@ -254,9 +278,9 @@ def from_bitsandbytes(exc: BaseException) -> bool:
     """True when `exc` is bitsandbytes' own refusal: raised inside bitsandbytes or
     transformers' bnb quantizer, or a message about bitsandbytes."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return ("bitsandbytes" in str(exc)
-            or any("bitsandbytes" in f.filename or "quantizer_bnb" in f.filename
-                   for f in frames))
+    return "bitsandbytes" in str(exc) or any(
+        "bitsandbytes" in f.filename or "quantizer_bnb" in f.filename for f in frames
+    )
 
 
 def _missing_names(exc: ImportError) -> list[str]:
@@ -292,8 +316,11 @@ def _quiet(progress: bool):
 def _remote_classes(refs: list[str], source: str, revision: str | None) -> list[type]:
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
-    return [get_class_from_dynamic_module(ref, source, revision=revision)
-            for ref in dict.fromkeys(refs) if ref]
+    return [
+        get_class_from_dynamic_module(ref, source, revision=revision)
+        for ref in dict.fromkeys(refs)
+        if ref
+    ]
 
 
 def _patch_remote_code(adapter, config, source: str, revision: str | None) -> None:
@@ -304,20 +331,30 @@ def _patch_remote_code(adapter, config, source: str, revision: str | None) -> No
     auto_map = dict(getattr(config, "auto_map", None) or {})
     model_refs = [ref for key, ref in auto_map.items() if key.startswith("AutoModel")]
     classes = _remote_classes(model_refs, source, revision)
-    adapter.patch_modules(list({id(m): m for m in (sys.modules[c.__module__]
-                                                   for c in classes)}.values()))
+    adapter.patch_modules(
+        list({id(m): m for m in (sys.modules[c.__module__] for c in classes)}.values())
+    )
     tok_map = dict(get_tokenizer_config(source, revision=revision).get("auto_map") or {})
     refs = tok_map.get("AutoTokenizer") or auto_map.get("AutoTokenizer") or []
-    for cls in _remote_classes(list(refs) if isinstance(refs, (list, tuple)) else [refs],
-                               source, revision):
+    for cls in _remote_classes(
+        list(refs) if isinstance(refs, (list, tuple)) else [refs], source, revision
+    ):
         adapter.patch_tokenizer_class(cls)
 
 
-def load(name_or_path: str | ModelSpec, quant_mode: str = STANDARD, device: str = "cpu",
-         dtype: str | torch.dtype | None = None, head: str | None = None,
-         trust_remote_code: bool | None = None, attention: str | None = None,
-         progress: bool = False, reference: dict[str, str] | None = None, seed: int = 0,
-         standin: dict | None = None) -> Loaded:
+def load(
+    name_or_path: str | ModelSpec,
+    quant_mode: str = STANDARD,
+    device: str = "cpu",
+    dtype: str | torch.dtype | None = None,
+    head: str | None = None,
+    trust_remote_code: bool | None = None,
+    attention: str | None = None,
+    progress: bool = False,
+    reference: dict[str, str] | None = None,
+    seed: int = 0,
+    standin: dict | None = None,
+) -> Loaded:
     """Load a model (a name, id, folder, `local:<name>` or a `ModelSpec`) in `quant_mode` on
     `device` with its tokenizer -> `Loaded`.
 
@@ -336,11 +373,14 @@ def load(name_or_path: str | ModelSpec, quant_mode: str = STANDARD, device: str 
     if isinstance(name_or_path, ModelSpec):
         name_or_path = spec.hub_id
     if spec.family in BASELINES:
-        raise ModelLoadError(f"{spec.name} is a classical baseline, not a neural network; "
-                             "it has no checkpoint to load")
+        raise ModelLoadError(
+            f"{spec.name} is a classical baseline, not a neural network; "
+            "it has no checkpoint to load"
+        )
     trust = spec.trust_remote_code if trust_remote_code is None else trust_remote_code
-    torch_dtype = resolve_dtype(dtype if dtype not in (None, "auto") else spec.dtype_for(device),
-                                device)
+    torch_dtype = resolve_dtype(
+        dtype if dtype not in (None, "auto") else spec.dtype_for(device), device
+    )
     head = head or spec.head
     missing = _missing_packages(spec)
     if missing:
@@ -348,28 +388,40 @@ def load(name_or_path: str | ModelSpec, quant_mode: str = STANDARD, device: str 
     reason = _bitsandbytes_reason(quant_mode, device)
     if reason:
         raise ModeUnavailable(quant_mode, reason)
-    source = resolve_source(str(name_or_path), spec, **(
-        dict(reference=reference, seed=seed, standin=standin, progress=progress)
-        if spec.standin else {}))
+    source = resolve_source(
+        str(name_or_path),
+        spec,
+        **(
+            dict(reference=reference, seed=seed, standin=standin, progress=progress)
+            if spec.standin
+            else {}
+        ),
+    )
     notes = [] if spec.registered else [spec.notes]
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=trust,
-                                            revision=spec.revision)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust, revision=spec.revision)
     except OSError as exc:
-        raise ModelLoadError(f"cannot load {name_or_path!r}: {exc}; with HF_HUB_OFFLINE=1 "
-                             f"the hub cache must hold {spec.offline_cache or spec.hub_id}"
-                             ) from exc
+        raise ModelLoadError(
+            f"cannot load {name_or_path!r}: {exc}; with HF_HUB_OFFLINE=1 "
+            f"the hub cache must hold {spec.offline_cache or spec.hub_id}"
+        ) from exc
     family = spec.family
     if family == "auto":
         family = MODEL_TYPE_FAMILIES.get(getattr(config, "model_type", ""), "auto")
-        notes.append(f"family {family!r} from config.model_type "
-                     f"{getattr(config, 'model_type', None)!r}")
+        notes.append(
+            f"family {family!r} from config.model_type {getattr(config, 'model_type', None)!r}"
+        )
     adapter = adapter_for(family)
     adapter.patch_config(config)
     cls = _model_class(config, head)
-    kwargs: dict[str, Any] = dict(config=config, dtype=torch_dtype, trust_remote_code=trust,
-                                  device_map={"": str(device)}, revision=spec.revision,
-                                  output_loading_info=True)
+    kwargs: dict[str, Any] = dict(
+        config=config,
+        dtype=torch_dtype,
+        trust_remote_code=trust,
+        device_map={"": str(device)},
+        revision=spec.revision,
+        output_loading_info=True,
+    )
     if attention is not None:
         kwargs["attn_implementation"] = attention
     if getattr(config, "model_type", None) == "esm" and cls.__name__ == "AutoModel":
@@ -393,27 +445,49 @@ def load(name_or_path: str | ModelSpec, quant_mode: str = STANDARD, device: str 
         except OSError as exc:
             raise ModelLoadError(f"cannot load weights of {name_or_path!r}: {exc}") from exc
         own = getattr(model, "tokenizer", None)  # FastESM2 builds its tokenizer in its code
-        tokenizer = own if isinstance(own, PreTrainedTokenizerBase) else \
-            AutoTokenizer.from_pretrained(source, trust_remote_code=trust,
-                                          revision=spec.revision)
+        tokenizer = (
+            own
+            if isinstance(own, PreTrainedTokenizerBase)
+            else AutoTokenizer.from_pretrained(
+                source, trust_remote_code=trust, revision=spec.revision
+            )
+        )
     model.eval()
-    return Loaded(model=model, tokenizer=tokenizer, spec=spec, source=source, family=family,
-                  embedding_dim=embedding_size(model.config, spec),
-                  missing_keys=list(info.get("missing_keys", [])), notes=notes)
+    return Loaded(
+        model=model,
+        tokenizer=tokenizer,
+        spec=spec,
+        source=source,
+        family=family,
+        embedding_dim=embedding_size(model.config, spec),
+        missing_keys=list(info.get("missing_keys", [])),
+        notes=notes,
+    )
 
 
-def load_model(name_or_path: str, quant_mode: str = STANDARD, device: str = "cpu",
-               dtype: str | torch.dtype | None = None, head: str | None = None,
-               trust_remote_code: bool | None = None, progress: bool = False):
+def load_model(
+    name_or_path: str,
+    quant_mode: str = STANDARD,
+    device: str = "cpu",
+    dtype: str | torch.dtype | None = None,
+    head: str | None = None,
+    trust_remote_code: bool | None = None,
+    progress: bool = False,
+):
     """`load(...)` -> (model, tokenizer), for callers that need nothing else."""
-    loaded = load(name_or_path, quant_mode, device, dtype, head, trust_remote_code,
-                  progress=progress)
+    loaded = load(
+        name_or_path, quant_mode, device, dtype, head, trust_remote_code, progress=progress
+    )
     return loaded.model, loaded.tokenizer
 
 
-def pad_batch(tokenizer, seqs: list[str], max_length: int | None = None,
-              special_tokens_mask: bool = False, offsets: bool = False
-              ) -> dict[str, Any]:
+def pad_batch(
+    tokenizer,
+    seqs: list[str],
+    max_length: int | None = None,
+    special_tokens_mask: bool = False,
+    offsets: bool = False,
+) -> dict[str, Any]:
     """Tokenize `seqs` and pad them on the right -> input_ids, attention_mask (B, T) tensors,
     and optionally special_tokens_mask (padding counts as special) and offset_mapping
     (a list of (n_tokens, 2) arrays; fast tokenizers only, else None).
@@ -437,29 +511,35 @@ def pad_batch(tokenizer, seqs: list[str], max_length: int | None = None,
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.as_tensor(row, dtype=torch.long)
-        attention[i, :len(row)] = 1
+        ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+        attention[i, : len(row)] = 1
     out: dict[str, Any] = {"input_ids": ids, "attention_mask": attention}
     if special_tokens_mask:
         special = torch.ones((len(rows), width), dtype=torch.long)
         for i, row in enumerate(enc["special_tokens_mask"]):
-            special[i, :len(row)] = torch.as_tensor(row, dtype=torch.long)
+            special[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
         out["special_tokens_mask"] = special
     if offsets:
-        out["offset_mapping"] = ([np.asarray(o, dtype=np.int64).reshape(-1, 2)
-                                  for o in enc["offset_mapping"]] if fast else None)
+        out["offset_mapping"] = (
+            [np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in enc["offset_mapping"]]
+            if fast
+            else None
+        )
     return out
 
 
 def _accepts(model, name: str) -> bool:
     params = inspect.signature(model.forward).parameters
-    return name in params or (name == "output_hidden_states" and any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        and model.__class__.__module__.startswith("transformers."))
+    return name in params or (
+        name == "output_hidden_states"
+        and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        and model.__class__.__module__.startswith("transformers.")
+    )
 
 
-def forward(model, batch: dict[str, torch.Tensor], want_hidden: bool = True,
-            want_logits: bool = False) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def forward(
+    model, batch: dict[str, torch.Tensor], want_hidden: bool = True, want_logits: bool = False
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(last-layer hidden states, logits) of one right-padded batch, float, on the model's
     device; padded positions of the outputs are zeros when the model takes no mask.
 
@@ -493,8 +573,10 @@ def forward(model, batch: dict[str, torch.Tensor], want_hidden: bool = True,
         elif isinstance(out, (tuple, list)) and not want_logits:
             hidden = out[0]
         if hidden is None:
-            raise RuntimeError(f"{type(model).__name__} returned no hidden states, so its "
-                               "embedding methods are unavailable")
+            raise RuntimeError(
+                f"{type(model).__name__} returned no hidden states, so its "
+                "embedding methods are unavailable"
+            )
     logits = None
     if want_logits:
         logits = getattr(out, "logits", None)
@@ -502,15 +584,22 @@ def forward(model, batch: dict[str, torch.Tensor], want_hidden: bool = True,
             logits = out[0]
         if logits is None:
             raise RuntimeError(f"{type(model).__name__} returned no logits")
-    return (hidden.float() if hidden is not None else None,
-            logits.float() if logits is not None else None)
+    return (
+        hidden.float() if hidden is not None else None,
+        logits.float() if logits is not None else None,
+    )
 
 
-def _forward_unpadded(model, ids: torch.Tensor, mask: torch.Tensor, want_hidden: bool,
-                      want_logits: bool):
+def _forward_unpadded(
+    model, ids: torch.Tensor, mask: torch.Tensor, want_hidden: bool, want_logits: bool
+):
     """`forward` of each row on its real tokens, outputs zero-padded back to (B, T, ...)."""
-    rows = [forward(model, {"input_ids": ids[i:i + 1, :int(mask[i].sum())]}, want_hidden,
-                    want_logits) for i in range(len(ids))]
+    rows = [
+        forward(
+            model, {"input_ids": ids[i : i + 1, : int(mask[i].sum())]}, want_hidden, want_logits
+        )
+        for i in range(len(ids))
+    ]
     out = []
     for k in range(2):
         parts = [r[k] for r in rows]
@@ -519,7 +608,7 @@ def _forward_unpadded(model, ids: torch.Tensor, mask: torch.Tensor, want_hidden:
             continue
         full = parts[0].new_zeros((len(ids), ids.shape[1], *parts[0].shape[2:]))
         for i, part in enumerate(parts):
-            full[i, :part.shape[1]] = part[0]
+            full[i, : part.shape[1]] = part[0]
         out.append(full)
     return out[0], out[1]
 
@@ -540,8 +629,11 @@ def attention_used(model, batch: dict[str, torch.Tensor]) -> str:
     F.scaled_dot_product_attention = counting
     try:
         with torch.inference_mode():
-            forward(model, {k: batch[k] for k in ("input_ids", "attention_mask") if k in batch},
-                    want_hidden=False)
+            forward(
+                model,
+                {k: batch[k] for k in ("input_ids", "attention_mask") if k in batch},
+                want_hidden=False,
+            )
     finally:
         F.scaled_dot_product_attention = original
     if calls:

@@ -5,12 +5,12 @@ Hub models cannot be downloaded on every machine, so tests and the default repor
 stand-ins of the same architecture families, saved with `save_pretrained` and loaded
 back through the one loader (`genobench.models.loading`), like a hub checkpoint:
 
-| name                              | what                                             | built by |
-|-----------------------------------|--------------------------------------------------|----------|
-| tiny-mistral, tiny-bert           | random-init Mistral causal LM / BERT masked LM    | `build_local_model` |
-| genomic-lm, genomic-lm-tiny       | Mistral trained on the synthetic metagenome      | `genomic_lm.build_genomic_lm` |
-| esm2-tiny, esm2-t6-8m, esm2-t12-35m | random-init ESM2 shapes                         | `esm.build_local_esm` |
-| planted-* (registry `standin:`)   | trained on the benchmark's reference genome      | `gfm.standins.train_standin` |
+| name | what | built by |
+|---|---|---|
+| tiny-mistral, tiny-bert | random-init Mistral causal LM / BERT masked LM | `build_local_model` |
+| genomic-lm, genomic-lm-tiny | Mistral trained on the synthetic metagenome | `build_genomic_lm` |
+| esm2-tiny, esm2-t6-8m, esm2-t12-35m | random-init ESM2 shapes | `esm.build_local_esm` |
+| planted-* (registry `standin:`) | trained on a reference genome | `standins.train_standin` |
 
 Weights depend only on the name (and for stand-ins the reference and seed). Every build
 goes through `build_cached`: one lock per folder, built beside it and renamed into place,
@@ -20,8 +20,8 @@ so parallel jobs build each model once and a killed build leaves nothing half-wr
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -42,8 +42,9 @@ GENOMIC_LMS = {
 }
 
 
-def build_cached(path: str | Path, build: Callable[[Path], object],
-                 done_file: str = "config.json") -> Path:
+def build_cached(
+    path: str | Path, build: Callable[[Path], object], done_file: str = "config.json"
+) -> Path:
     """`path`, built once by `build(tmp_folder)` under the folder's cache lock.
 
     Another process building the same folder waits for the lock and then finds it done.
@@ -51,9 +52,12 @@ def build_cached(path: str | Path, build: Callable[[Path], object],
     is renamed to `path` when it finished.
     """
     path = Path(path)
-    with cache_lock("build-" + str(path.relative_to(cache_dir())
-                                   if path.is_relative_to(cache_dir()) else path
-                                   ).replace("/", "_")):
+    with cache_lock(
+        "build-"
+        + str(path.relative_to(cache_dir()) if path.is_relative_to(cache_dir()) else path).replace(
+            "/", "_"
+        )
+    ):
         if (path / done_file).exists():
             return path
         tmp = path.with_name(path.name + ".building")
@@ -67,19 +71,30 @@ def build_cached(path: str | Path, build: Callable[[Path], object],
     return path
 
 
-def build_local_model(path: str | Path, family: str, hidden_size: int = 64,
-                      num_layers: int = 2, num_heads: int = 4, max_positions: int = 8192,
-                      seed: int = 0) -> Path:
+def build_local_model(
+    path: str | Path,
+    family: str,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    max_positions: int = 8192,
+    seed: int = 0,
+) -> Path:
     """Build a random-initialised model of `family` ("mistral" or "bert") into `path`."""
     from transformers import BertConfig, BertForMaskedLM, MistralConfig, MistralForCausalLM
 
     if family not in ("mistral", "bert"):
         raise ValueError(f"unknown local model family {family!r}; choose 'mistral' or 'bert'")
     tokenizer = dna_tokenizer("char", wrap="cls_sep" if family == "bert" else "none")
-    common = dict(vocab_size=len(tokenizer), hidden_size=hidden_size,
-                  num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                  intermediate_size=4 * hidden_size, max_position_embeddings=max_positions,
-                  pad_token_id=tokenizer.pad_token_id)
+    common = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=4 * hidden_size,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(seed)
     if family == "mistral":
         model = MistralForCausalLM(MistralConfig(num_key_value_heads=num_heads, **common))
@@ -95,12 +110,17 @@ def local_names() -> list[str]:
     from genobench.models.esm import LOCAL_ESM_MODELS
     from genobench.models.registry import load_registry
 
-    standins = [s.hub_id[len(LOCAL_PREFIX):] for s in load_registry().values() if s.standin]
+    standins = [s.hub_id[len(LOCAL_PREFIX) :] for s in load_registry().values() if s.standin]
     return [*LOCAL_MODELS, *GENOMIC_LMS, *LOCAL_ESM_MODELS, *standins]
 
 
-def local_model_path(name: str, reference: dict[str, str] | None = None, seed: int = 0,
-                     progress: bool = False, standin: dict | None = None) -> Path:
+def local_model_path(
+    name: str,
+    reference: dict[str, str] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    standin: dict | None = None,
+) -> Path:
     """Folder of the local model `name`, built on first use.
 
     Stand-ins (registry entries with `standin:` settings, `standin` overriding them) are
@@ -115,8 +135,9 @@ def local_model_path(name: str, reference: dict[str, str] | None = None, seed: i
     if name in GENOMIC_LMS:
         from genobench.models.genomic_lm import TRAINING_FILE, build_genomic_lm
 
-        return build_cached(folder, lambda tmp: build_genomic_lm(tmp, **GENOMIC_LMS[name]),
-                            TRAINING_FILE)
+        return build_cached(
+            folder, lambda tmp: build_genomic_lm(tmp, **GENOMIC_LMS[name]), TRAINING_FILE
+        )
     if name in LOCAL_ESM_MODELS:
         return build_cached(folder, lambda tmp: build_local_esm(tmp, **LOCAL_ESM_MODELS[name]))
     spec = lookup(LOCAL_PREFIX + name)
@@ -124,8 +145,10 @@ def local_model_path(name: str, reference: dict[str, str] | None = None, seed: i
         from genobench.models.standins import standin_path
 
         if not reference:
-            raise ValueError(f"local:{name} is a stand-in trained on the benchmark's reference "
-                             "genome; pass reference=")
+            raise ValueError(
+                f"local:{name} is a stand-in trained on the benchmark's reference "
+                "genome; pass reference="
+            )
         settings = {**spec.standin, **(standin or {})}
         return standin_path(name, settings, spec.family, reference, seed, progress)
     raise RegistryError(f"unknown local model {name!r}; available: {', '.join(local_names())}")
@@ -134,5 +157,5 @@ def local_model_path(name: str, reference: dict[str, str] | None = None, seed: i
 def resolve_model(name_or_path: str, **kwargs) -> str:
     """`local:<name>` -> its built folder (see `local_model_path`); anything else as given."""
     if name_or_path.startswith(LOCAL_PREFIX):
-        return str(local_model_path(name_or_path[len(LOCAL_PREFIX):], **kwargs))
+        return str(local_model_path(name_or_path[len(LOCAL_PREFIX) :], **kwargs))
     return name_or_path

@@ -35,16 +35,17 @@ class KmerMarkov:
         self.alpha = alpha
         self.log_probs: list[np.ndarray] = []  # per order j: (4**j, 4) log P(b | ctx)
 
-    def fit(self, seqs) -> "KmerMarkov":
+    def fit(self, seqs) -> KmerMarkov:
         """Count (j+1)-mers, j = 0..order, over sequences (N breaks a k-mer)."""
-        counts = [np.zeros((4 ** j, 4)) for j in range(self.order + 1)]
+        counts = [np.zeros((4**j, 4)) for j in range(self.order + 1)]
         for seq in seqs:
             x = encode(seq)
             for j in range(self.order + 1):
                 idx, ok = self._contexts(x, j)
                 np.add.at(counts[j], (idx[ok], x[j:][ok]), 1)
-        self.log_probs = [np.log((c + self.alpha) / (c.sum(1, keepdims=True) + 4 * self.alpha))
-                          for c in counts]
+        self.log_probs = [
+            np.log((c + self.alpha) / (c.sum(1, keepdims=True) + 4 * self.alpha)) for c in counts
+        ]
         return self
 
     @staticmethod
@@ -56,7 +57,7 @@ class KmerMarkov:
         idx = np.zeros(n, dtype=np.int64)
         ok = x[j:] >= 0
         for t in range(j):
-            col = x[t:t + n]
+            col = x[t : t + n]
             ok &= col >= 0
             idx = idx * 4 + np.maximum(col, 0)
         return idx, ok
@@ -91,4 +92,4 @@ class KmerMarkov:
     @property
     def n_parameters(self) -> int:
         """Free parameters of the order-k chain: 3 per context."""
-        return 3 * 4 ** self.order
+        return 3 * 4**self.order

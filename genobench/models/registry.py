@@ -24,14 +24,35 @@ HEADS = ("auto", "causal", "masked", "none")
 POOLING = ("mean", "residue_mean", "features")
 # the primary zero-shot method of a gfm_zeroshot entry, and every method a wrapper computes
 PRIMARY_METHODS = ("embedding_distance", "log_likelihood_ratio")
-METHODS = ("embedding_distance", "embedding_distance_local", "masked_marginal",
-           "log_likelihood_ratio")
+METHODS = (
+    "embedding_distance",
+    "embedding_distance_local",
+    "masked_marginal",
+    "log_likelihood_ratio",
+)
 # the direction of each method's raw value: pathogenicity score = sign * raw
 # (a variant that lowers the likelihood, LLR < 0, or moves the embedding is "more damaging")
-METHOD_SIGN = {"embedding_distance": 1.0, "embedding_distance_local": 1.0,
-               "masked_marginal": -1.0, "log_likelihood_ratio": -1.0}
-FAMILIES = ("bert", "nt", "esm", "fastesm", "dnabert2", "caduceus", "mistral", "hyena", "evo",
-            "mamba", "tnf", "kmer_markov", "auto")
+METHOD_SIGN = {
+    "embedding_distance": 1.0,
+    "embedding_distance_local": 1.0,
+    "masked_marginal": -1.0,
+    "log_likelihood_ratio": -1.0,
+}
+FAMILIES = (
+    "bert",
+    "nt",
+    "esm",
+    "fastesm",
+    "dnabert2",
+    "caduceus",
+    "mistral",
+    "hyena",
+    "evo",
+    "mamba",
+    "tnf",
+    "kmer_markov",
+    "auto",
+)
 BASELINES = ("tnf", "kmer_markov")
 _TOKENIZATION = re.compile(r"^(char|bpe|kmer\d+)$")
 REQUIRED = ("hub_id", "type", "family")
@@ -82,8 +103,9 @@ class ModelSpec:
     @property
     def methods(self) -> tuple[str, ...]:
         """The primary method first, then the extra ones."""
-        return (self.primary_method,) + tuple(m for m in self.extra_methods
-                                              if m != self.primary_method)
+        return (self.primary_method,) + tuple(
+            m for m in self.extra_methods if m != self.primary_method
+        )
 
     @property
     def kmer(self) -> int | None:
@@ -124,15 +146,17 @@ def _check_entry(name: str, entry: Any, where: str) -> ModelSpec:
             raise fail(f"{key} {entry[key]!r} is not one of {', '.join(allowed)}")
     primary = entry.get("zero_shot_method")
     if primary is not None and primary not in PRIMARY_METHODS:
-        raise fail(f"unknown zero_shot_method {primary!r}; choose one of "
-                   f"{', '.join(PRIMARY_METHODS)}")
+        raise fail(
+            f"unknown zero_shot_method {primary!r}; choose one of {', '.join(PRIMARY_METHODS)}"
+        )
     for key in ("extra_methods", "aliases", "packages"):
         if not isinstance(entry.get(key) or [], list):
             raise fail(f"{key} must be a list")
     for method in entry.get("extra_methods") or []:
         if method not in METHODS:
-            raise fail(f"unknown method {method!r} in extra_methods; choose from "
-                       f"{', '.join(METHODS)}")
+            raise fail(
+                f"unknown method {method!r} in extra_methods; choose from {', '.join(METHODS)}"
+            )
     values = {k: v for k, v in entry.items()}
     for key in ("extra_methods", "aliases", "packages"):
         values[key] = tuple(entry.get(key) or ())
@@ -142,14 +166,19 @@ def _check_entry(name: str, entry: Any, where: str) -> ModelSpec:
     spec = ModelSpec(name=name, **values)
     methods = spec.methods
     if "log_likelihood_ratio" in methods and spec.type != "causal":
-        raise fail("log_likelihood_ratio needs type causal (an encoder has no sequence "
-                   "likelihood; use masked_marginal)")
+        raise fail(
+            "log_likelihood_ratio needs type causal (an encoder has no sequence "
+            "likelihood; use masked_marginal)"
+        )
     if "masked_marginal" in methods and not (spec.type == "encoder" and spec.masked_lm):
         raise fail("masked_marginal needs type encoder with masked_lm: true")
-    if spec.family == "kmer_markov" and (set(methods) != {"log_likelihood_ratio"}
-                                         or not isinstance(spec.order, int)):
-        raise fail("the k-mer Markov baseline needs an integer order and is scored by "
-                   "log_likelihood_ratio only")
+    if spec.family == "kmer_markov" and (
+        set(methods) != {"log_likelihood_ratio"} or not isinstance(spec.order, int)
+    ):
+        raise fail(
+            "the k-mer Markov baseline needs an integer order and is scored by "
+            "log_likelihood_ratio only"
+        )
     if not _TOKENIZATION.match(str(spec.tokenization)):
         raise fail(f"tokenization {spec.tokenization!r} must be char, bpe or kmer<k>")
     for key in ("trust_remote_code", "needs_4bit", "masked_lm"):
@@ -157,12 +186,18 @@ def _check_entry(name: str, entry: Any, where: str) -> ModelSpec:
             raise fail(f"{key} must be true or false, got {getattr(spec, key)!r}")
     for key in ("params", "embedding_dim", "max_length"):
         value = getattr(spec, key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or value <= 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+        ):
             raise fail(f"{key} must be a positive number or null, got {value!r}")
-    return dataclasses.replace(spec, **{k: int(getattr(spec, k)) for k in
-                                        ("params", "embedding_dim", "max_length")
-                                        if getattr(spec, k) is not None})
+    return dataclasses.replace(
+        spec,
+        **{
+            k: int(getattr(spec, k))
+            for k in ("params", "embedding_dim", "max_length")
+            if getattr(spec, k) is not None
+        },
+    )
 
 
 def default_registry_path() -> Path:
@@ -188,15 +223,15 @@ def _read(path: Path) -> dict[str, ModelSpec]:
         raise RegistryError(f"{path}: no such registry file")
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
-        raise RegistryError(f"{path}: a registry is a YAML mapping with a `models:` mapping of "
-                            "name -> entry")
+        raise RegistryError(
+            f"{path}: a registry is a YAML mapping with a `models:` mapping of name -> entry"
+        )
     specs = {name: _check_entry(name, entry, str(path)) for name, entry in data["models"].items()}
     seen: dict[str, str] = {}
     for spec in specs.values():
         for key in {spec.name, spec.hub_id, *spec.aliases}:
             if seen.setdefault(key, spec.name) != spec.name:
-                raise RegistryError(f"{path}: {key!r} names both {seen[key]!r} and "
-                                    f"{spec.name!r}")
+                raise RegistryError(f"{path}: {key!r} names both {seen[key]!r} and {spec.name!r}")
     return specs
 
 
@@ -216,25 +251,34 @@ def spec_for(name_or_path: str, registry: dict[str, ModelSpec] | None = None) ->
     folder (family "auto": the loader reads it from the config). An unknown `local:` name
     is an error listing the local models."""
     if not isinstance(name_or_path, str) or not name_or_path:
-        raise RegistryError(f"model must be a registry name, a hub id, a folder or "
-                            f"local:<name>, got {name_or_path!r}")
+        raise RegistryError(
+            f"model must be a registry name, a hub id, a folder or "
+            f"local:<name>, got {name_or_path!r}"
+        )
     spec = lookup(name_or_path, registry)
     if spec is not None:
         return spec
     if name_or_path.startswith(LOCAL_PREFIX):
-        local = [s.hub_id for s in (registry or _shipped()).values()
-                 if s.hub_id.startswith(LOCAL_PREFIX)]
-        raise RegistryError(f"unknown local model {name_or_path!r}; available: "
-                            f"{', '.join(local)}")
-    return ModelSpec(name=name_or_path, hub_id=name_or_path, type="encoder", family="auto",
-                     registered=False,
-                     notes="not in genobench's registry: family read from config.model_type")
+        local = [
+            s.hub_id for s in (registry or _shipped()).values() if s.hub_id.startswith(LOCAL_PREFIX)
+        ]
+        raise RegistryError(f"unknown local model {name_or_path!r}; available: {', '.join(local)}")
+    return ModelSpec(
+        name=name_or_path,
+        hub_id=name_or_path,
+        type="encoder",
+        family="auto",
+        registered=False,
+        notes="not in genobench's registry: family read from config.model_type",
+    )
 
 
 def select_models(registry: dict[str, ModelSpec], names: list[str]) -> list[ModelSpec]:
     """The registry entries for `names`, in that order; an unknown name is an error."""
     unknown = [n for n in names if lookup(n, registry) is None]
     if unknown:
-        raise RegistryError(f"model(s) {', '.join(map(repr, unknown))} not in the registry; "
-                            f"known: {', '.join(registry)}")
+        raise RegistryError(
+            f"model(s) {', '.join(map(repr, unknown))} not in the registry; "
+            f"known: {', '.join(registry)}"
+        )
     return [lookup(n, registry) for n in names]

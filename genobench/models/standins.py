@@ -11,7 +11,7 @@ like a hub checkpoint:
 | `bert`    | BertForMaskedLM    | masked    | one token per base, [CLS] ... [SEP]         |
 | `nt`      | EsmForMaskedLM     | masked    | non-overlapping k-mers, like NT's 6-mers    |
 | `mistral` | MistralForCausalLM | causal    | one token per base (the GenomeOcean family) |
-| `mamba`   | MambaForCausalLM   | causal    | one token per base (SSM family; pure PyTorch path on CPU) |
+| `mamba`   | MambaForCausalLM   | causal    | one token per base (SSM; PyTorch path on CPU) |
 
 Training samples random windows of `seq_len` bases from the reference (forward
 strand), for a fixed number of steps with a fixed thread count and seeds, so the
@@ -36,15 +36,32 @@ from genobench.paths import cache_dir
 from genobench.report.results import atomic_write_json
 
 TRAINING_FILE = "training.json"
-DEFAULTS: dict[str, Any] = dict(hidden_size=64, num_layers=2, num_heads=4, seq_len=128,
-                                batch_size=16, steps=300, lr=3e-3, warmup=20, mask_prob=0.15,
-                                tokenizer=None, kmer=3, vocab_size=256, state_size=16,
-                                num_threads=2)
+DEFAULTS: dict[str, Any] = dict(
+    hidden_size=64,
+    num_layers=2,
+    num_heads=4,
+    seq_len=128,
+    batch_size=16,
+    steps=300,
+    lr=3e-3,
+    warmup=20,
+    mask_prob=0.15,
+    tokenizer=None,
+    kmer=3,
+    vocab_size=256,
+    state_size=16,
+    num_threads=2,
+)
 FAMILIES = ("bert", "nt", "mistral", "mamba")
 
 
-def standin_tokenizer(family: str, kind: str | None = None, kmer: int = 3,
-                      vocab_size: int = 256, reference: dict[str, str] | None = None):
+def standin_tokenizer(
+    family: str,
+    kind: str | None = None,
+    kmer: int = 3,
+    vocab_size: int = 256,
+    reference: dict[str, str] | None = None,
+):
     """The stand-in's tokenizer: `kind` char, kmer or bpe (default: kmer for nt, else char).
 
     k-mer tokens are prefixed with [CLS] (as NT's); character tokens of masked LMs are
@@ -57,8 +74,7 @@ def standin_tokenizer(family: str, kind: str | None = None, kmer: int = 3,
     if kind == "bpe":
         if not reference:
             raise ValueError("a BPE tokenizer is learned from the reference; pass reference=")
-        chunks = [seq[i:i + 2000] for seq in reference.values()
-                  for i in range(0, len(seq), 2000)]
+        chunks = [seq[i : i + 2000] for seq in reference.values() for i in range(0, len(seq), 2000)]
         return dna_tokenizer("bpe", train_seqs=chunks, vocab_size=vocab_size)
     if kind != "char":
         raise ValueError(f"unknown stand-in tokenizer {kind!r}; choose char, kmer or bpe")
@@ -66,32 +82,77 @@ def standin_tokenizer(family: str, kind: str | None = None, kmer: int = 3,
 
 
 def _model(family: str, vocab: int, pad_id: int, mask_id: int, s: dict[str, Any]):
-    from transformers import (BertConfig, BertForMaskedLM, EsmConfig, EsmForMaskedLM,
-                              MambaConfig, MambaForCausalLM, MistralConfig, MistralForCausalLM)
+    from transformers import (
+        BertConfig,
+        BertForMaskedLM,
+        EsmConfig,
+        EsmForMaskedLM,
+        MambaConfig,
+        MambaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+    )
 
     h, layers, heads = s["hidden_size"], s["num_layers"], s["num_heads"]
     positions = s["seq_len"] + 8
     if family == "bert":
-        return BertForMaskedLM(BertConfig(
-            vocab_size=vocab, hidden_size=h, num_hidden_layers=layers, num_attention_heads=heads,
-            intermediate_size=4 * h, max_position_embeddings=positions, pad_token_id=pad_id))
+        return BertForMaskedLM(
+            BertConfig(
+                vocab_size=vocab,
+                hidden_size=h,
+                num_hidden_layers=layers,
+                num_attention_heads=heads,
+                intermediate_size=4 * h,
+                max_position_embeddings=positions,
+                pad_token_id=pad_id,
+            )
+        )
     if family == "nt":
-        return EsmForMaskedLM(EsmConfig(
-            vocab_size=vocab, hidden_size=h, num_hidden_layers=layers, num_attention_heads=heads,
-            intermediate_size=4 * h, max_position_embeddings=positions,
-            position_embedding_type="rotary", pad_token_id=pad_id, mask_token_id=mask_id,
-            token_dropout=False, emb_layer_norm_before=False))
+        return EsmForMaskedLM(
+            EsmConfig(
+                vocab_size=vocab,
+                hidden_size=h,
+                num_hidden_layers=layers,
+                num_attention_heads=heads,
+                intermediate_size=4 * h,
+                max_position_embeddings=positions,
+                position_embedding_type="rotary",
+                pad_token_id=pad_id,
+                mask_token_id=mask_id,
+                token_dropout=False,
+                emb_layer_norm_before=False,
+            )
+        )
     if family == "mistral":
-        return MistralForCausalLM(MistralConfig(
-            vocab_size=vocab, hidden_size=h, num_hidden_layers=layers, num_attention_heads=heads,
-            num_key_value_heads=heads, intermediate_size=4 * h,
-            max_position_embeddings=max(2048, positions), sliding_window=None,
-            pad_token_id=pad_id, bos_token_id=None, eos_token_id=None))
+        return MistralForCausalLM(
+            MistralConfig(
+                vocab_size=vocab,
+                hidden_size=h,
+                num_hidden_layers=layers,
+                num_attention_heads=heads,
+                num_key_value_heads=heads,
+                intermediate_size=4 * h,
+                max_position_embeddings=max(2048, positions),
+                sliding_window=None,
+                pad_token_id=pad_id,
+                bos_token_id=None,
+                eos_token_id=None,
+            )
+        )
     if family == "mamba":
-        return MambaForCausalLM(MambaConfig(
-            vocab_size=vocab, hidden_size=h, num_hidden_layers=layers,
-            state_size=s["state_size"], expand=2, pad_token_id=pad_id, bos_token_id=None,
-            eos_token_id=None, use_mambapy=False))
+        return MambaForCausalLM(
+            MambaConfig(
+                vocab_size=vocab,
+                hidden_size=h,
+                num_hidden_layers=layers,
+                state_size=s["state_size"],
+                expand=2,
+                pad_token_id=pad_id,
+                bos_token_id=None,
+                eos_token_id=None,
+                use_mambapy=False,
+            )
+        )
     raise ValueError(f"unknown stand-in family {family!r}; choose from {', '.join(FAMILIES)}")
 
 
@@ -103,8 +164,9 @@ def reference_digest(reference: dict[str, str]) -> str:
     return h.hexdigest()[:12]
 
 
-def _sample_windows(reference: dict[str, str], seq_len: int, n: int,
-                    rng: np.random.Generator) -> list[str]:
+def _sample_windows(
+    reference: dict[str, str], seq_len: int, n: int, rng: np.random.Generator
+) -> list[str]:
     chroms = [c for c, s in reference.items() if len(s) >= seq_len]
     if not chroms:
         raise ValueError(f"no reference sequence has {seq_len} bp; lower seq_len")
@@ -114,17 +176,25 @@ def _sample_windows(reference: dict[str, str], seq_len: int, n: int,
     for p in picks:
         seq = reference[chroms[p]]
         start = int(rng.integers(0, len(seq) - seq_len + 1))
-        out.append(seq[start:start + seq_len])
+        out.append(seq[start : start + seq_len])
     return out
 
 
-def train_standin(path: str | Path, family: str, reference: dict[str, str], seed: int = 0,
-                  progress: bool = False, **settings: Any) -> dict[str, Any]:
+def train_standin(
+    path: str | Path,
+    family: str,
+    reference: dict[str, str],
+    seed: int = 0,
+    progress: bool = False,
+    **settings: Any,
+) -> dict[str, Any]:
     """Train a stand-in of `family` on `reference` and save it into `path`."""
     unknown = set(settings) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown stand-in setting(s) {', '.join(sorted(unknown))}; allowed: "
-                         f"{', '.join(DEFAULTS)}")
+        raise ValueError(
+            f"unknown stand-in setting(s) {', '.join(sorted(unknown))}; allowed: "
+            f"{', '.join(DEFAULTS)}"
+        )
     s = {**DEFAULTS, **settings}
     tokenizer = standin_tokenizer(family, s["tokenizer"], s["kmer"], s["vocab_size"], reference)
     torch.manual_seed(seed)
@@ -140,45 +210,77 @@ def train_standin(path: str | Path, family: str, reference: dict[str, str], seed
         if masked:
             can = (enc["special_tokens_mask"] == 0) & (attention == 1)
             pick = (torch.rand(ids.shape, generator=gen) < s["mask_prob"]) & can
-            return {"input_ids": torch.where(pick, tokenizer.mask_token_id, ids),
-                    "attention_mask": attention,
-                    "labels": torch.where(pick, ids, torch.full_like(ids, -100))}
+            return {
+                "input_ids": torch.where(pick, tokenizer.mask_token_id, ids),
+                "attention_mask": attention,
+                "labels": torch.where(pick, ids, torch.full_like(ids, -100)),
+            }
         batch = {"input_ids": ids, "labels": ids.masked_fill(attention == 0, -100)}
         if family != "mamba":  # transformers' Mamba takes no attention_mask
             batch["attention_mask"] = attention
         return batch
 
     started = time.perf_counter()
-    losses, _ = train_steps(model, next_batch, s["steps"], s["lr"], s["warmup"], lr_floor=0.05,
-                            betas=(0.9, 0.98), num_threads=s["num_threads"], progress=progress,
-                            desc=f"train {family} stand-in")
+    losses, _ = train_steps(
+        model,
+        next_batch,
+        s["steps"],
+        s["lr"],
+        s["warmup"],
+        lr_floor=0.05,
+        betas=(0.9, 0.98),
+        num_threads=s["num_threads"],
+        progress=progress,
+        desc=f"train {family} stand-in",
+    )
     seconds = time.perf_counter() - started
     path = Path(path)
     save_checkpoint(model, tokenizer, path)
-    record = {"family": family, "seed": seed, "settings": s,
-              "n_parameters": int(sum(p.numel() for p in model.parameters())),
-              "train_seconds": round(seconds, 2), "loss_first": losses[0] if losses else None,
-              "loss_last20_mean": float(np.mean(losses[-20:])) if losses else None,
-              "loss_curve": [round(v, 4) for v in losses[::10]], "torch": torch.__version__}
+    record = {
+        "family": family,
+        "seed": seed,
+        "settings": s,
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "train_seconds": round(seconds, 2),
+        "loss_first": losses[0] if losses else None,
+        "loss_last20_mean": float(np.mean(losses[-20:])) if losses else None,
+        "loss_curve": [round(v, 4) for v in losses[::10]],
+        "torch": torch.__version__,
+    }
     atomic_write_json(record, path / TRAINING_FILE)  # written last: marks the build done
     return record
 
 
-def standin_path(name: str, settings: dict[str, Any], family: str, reference: dict[str, str],
-                 seed: int = 0, progress: bool = False) -> Path:
+def standin_path(
+    name: str,
+    settings: dict[str, Any],
+    family: str,
+    reference: dict[str, str],
+    seed: int = 0,
+    progress: bool = False,
+) -> Path:
     """Folder of stand-in `name` trained on `reference` with `settings` (trained once, under
     the shared build lock of genobench.models.local.build_cached)."""
     from genobench.models.local import build_cached
 
     settings = dict(settings)
     family = settings.pop("family", family)
-    key = json.dumps({"family": family, "settings": settings, "seed": seed,
-                      "reference": reference_digest(reference)}, sort_keys=True)
+    key = json.dumps(
+        {
+            "family": family,
+            "settings": settings,
+            "seed": seed,
+            "reference": reference_digest(reference),
+        },
+        sort_keys=True,
+    )
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     path = cache_dir() / "models" / "gfm" / f"{name}-{digest}"
-    return build_cached(path, lambda tmp: train_standin(tmp, family, reference, seed=seed,
-                                                        progress=progress, **settings),
-                        TRAINING_FILE)
+    return build_cached(
+        path,
+        lambda tmp: train_standin(tmp, family, reference, seed=seed, progress=progress, **settings),
+        TRAINING_FILE,
+    )
 
 
 def training_record(path: str | Path) -> dict[str, Any] | None:

@@ -23,10 +23,12 @@ def canonical_kmers(k: int = 4) -> list[str]:
 
 
 _CANONICAL = canonical_kmers(4)
-_CANONICAL_INDEX = np.array([
-    _CANONICAL.index(min(s, s.translate(_COMPLEMENT)[::-1]))
-    for s in ("".join(p) for p in product("ACGT", repeat=4))
-])
+_CANONICAL_INDEX = np.array(
+    [
+        _CANONICAL.index(min(s, s.translate(_COMPLEMENT)[::-1]))
+        for s in ("".join(p) for p in product("ACGT", repeat=4))
+    ]
+)
 
 
 def tnf(seq: str) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Plotly figures: the renderer shared by every notebook here, one module per benchmark beside it."""
+"""Plotly figures: the renderer every notebook shares here, one module per benchmark beside
+it."""
 
 from __future__ import annotations
 

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
-
-from genobench.metrics.variant_effect import roc_pr_points
 
 
 def throughput_by_bucket(summary, metric: str = "seqs_per_s", title: str = "") -> go.Figure:
@@ -22,13 +16,25 @@ def throughput_by_bucket(summary, metric: str = "seqs_per_s", title: str = "") -
         g = summary[summary["pair"] == pair]
         for role, gg in g.groupby("role", sort=False):
             med = gg[f"{metric}_median"].to_numpy()
-            fig.add_trace(go.Bar(
-                x=gg["bucket"].astype(str) + " aa", y=med, name=f"{role} ({gg['attention'].iloc[0]})",
-                marker_color=colors.get(role), legendgroup=role, showlegend=col == 1,
-                error_y=dict(type="data", symmetric=False,
-                             array=gg[f"{metric}_max"].to_numpy() - med,
-                             arrayminus=med - gg[f"{metric}_min"].to_numpy()),
-                hovertext=[f"{m}: {v:.3g}" for m, v in zip(gg["model"], med)]), row=1, col=col)
+            fig.add_trace(
+                go.Bar(
+                    x=gg["bucket"].astype(str) + " aa",
+                    y=med,
+                    name=f"{role} ({gg['attention'].iloc[0]})",
+                    marker_color=colors.get(role),
+                    legendgroup=role,
+                    showlegend=col == 1,
+                    error_y=dict(
+                        type="data",
+                        symmetric=False,
+                        array=gg[f"{metric}_max"].to_numpy() - med,
+                        arrayminus=med - gg[f"{metric}_min"].to_numpy(),
+                    ),
+                    hovertext=[f"{m}: {v:.3g}" for m, v in zip(gg["model"], med)],
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_layout(title=title, barmode="group", height=420, template="plotly_white")
     fig.update_yaxes(title_text=metric.replace("_", " "), col=1)
     fig.update_xaxes(title_text="length bucket")
@@ -40,8 +46,16 @@ def roc_curves(curves: dict, title: str = "") -> go.Figure:
     fig = go.Figure()
     for label, (fpr, tpr, auc) in curves.items():
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{label} (AUC {auc:.3f})"))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                             line=dict(dash="dot", color="grey")))
-    fig.update_layout(title=title, height=450, template="plotly_white",
-                      xaxis_title="false positive rate", yaxis_title="true positive rate")
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="grey")
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=450,
+        template="plotly_white",
+        xaxis_title="false positive rate",
+        yaxis_title="true positive rate",
+    )
     return fig

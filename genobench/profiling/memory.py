@@ -20,7 +20,7 @@ from pathlib import Path
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
-GB = 1024 ** 3
+GB = 1024**3
 
 
 def _status_kb(field: str) -> int | None:
@@ -139,7 +139,7 @@ class PeakMemory:
             return "cuda_max_memory_allocated"
         return "process_peak_rss_increase" if self.resettable else "process_lifetime_peak_rss"
 
-    def reset(self) -> "PeakMemory":
+    def reset(self) -> PeakMemory:
         if self.on_gpu:
             import torch
 

@@ -18,8 +18,9 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +46,7 @@ class PowerResult:
         return asdict(self)
 
 
-def integrate_power(times_s, watts, start: float | None = None,
-                    end: float | None = None) -> float:
+def integrate_power(times_s, watts, start: float | None = None, end: float | None = None) -> float:
     """Energy (J) of a sampled power trace: trapezoid integral of the piecewise-linear trace.
 
     With `start`/`end`, integrates over [start, end] only, interpolating the trace at the
@@ -98,8 +98,13 @@ class PowerMonitor:
     `clock` is the time source (seconds).
     """
 
-    def __init__(self, device: str = "cuda", interval_ms: float = 100.0, nvml=None,
-                 clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self,
+        device: str = "cuda",
+        interval_ms: float = 100.0,
+        nvml=None,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
         if interval_ms <= 0:
             raise ValueError(f"interval_ms must be > 0, got {interval_ms}")
         self.device = str(device)
@@ -164,7 +169,7 @@ class PowerMonitor:
                 return
             next_tick += interval
 
-    def start(self) -> "PowerMonitor":
+    def start(self) -> PowerMonitor:
         self.times, self.watts = [], []
         self._span = None
         if not self.available:
@@ -177,7 +182,7 @@ class PowerMonitor:
         self._thread.start()
         return self
 
-    def stop(self) -> "PowerMonitor":
+    def stop(self) -> PowerMonitor:
         if not self.available or self._thread is None:
             return self
         self._stop.set()
@@ -188,7 +193,7 @@ class PowerMonitor:
         self._span = (self.times[0], self.times[-1])
         return self
 
-    def __enter__(self) -> "PowerMonitor":
+    def __enter__(self) -> PowerMonitor:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -221,10 +226,16 @@ class PowerMonitor:
         else:
             energy, source = sampled, SAMPLES
         avg = energy / duration if duration > 0 else math.nan
-        return PowerResult(status="measured", avg_power_W=avg, energy_J=energy,
-                           energy_source=source, duration_s=duration,
-                           n_samples=len(self.times), interval_ms=self.interval_ms,
-                           sampled_energy_J=sampled)
+        return PowerResult(
+            status="measured",
+            avg_power_W=avg,
+            energy_J=energy,
+            energy_source=source,
+            duration_s=duration,
+            n_samples=len(self.times),
+            interval_ms=self.interval_ms,
+            sampled_energy_J=sampled,
+        )
 
 
 def efficiency(tokens: int, seconds: float, power: PowerResult) -> dict[str, float]:
@@ -232,5 +243,7 @@ def efficiency(tokens: int, seconds: float, power: PowerResult) -> dict[str, flo
     without a power measurement, never 0."""
     if power.status != "measured" or not power.energy_J > 0 or not seconds > 0:
         return {"tokens_per_joule": math.nan, "tokens_per_watt": math.nan}
-    return {"tokens_per_joule": tokens / power.energy_J,
-            "tokens_per_watt": (tokens / seconds) / power.avg_power_W}
+    return {
+        "tokens_per_joule": tokens / power.energy_J,
+        "tokens_per_watt": (tokens / seconds) / power.avg_power_W,
+    }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,9 @@ def time_call(fn: Callable[[], Any], device: str = "cpu") -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def time_repeats(fn: Callable[[], Any], warmup: int = 1, repeats: int = 5,
-                 device: str = "cpu") -> list[float]:
+def time_repeats(
+    fn: Callable[[], Any], warmup: int = 1, repeats: int = 5, device: str = "cpu"
+) -> list[float]:
     """Seconds of each of `repeats` timed calls of `fn`, after `warmup` untimed calls."""
     if warmup < 0 or repeats < 1:
         raise ValueError(f"need warmup >= 0 and repeats >= 1, got {warmup}, {repeats}")
@@ -40,12 +42,14 @@ def summarize_times(times: list[float]) -> dict[str, float]:
     t = np.asarray(times, dtype=float)
     if t.size == 0:
         raise ValueError("no timings to summarize")
-    return {"median_s": float(np.median(t)), "p90_s": float(np.percentile(t, 90)),
-            "mean_s": float(t.mean()), "min_s": float(t.min()), "max_s": float(t.max()),
-            "n": int(t.size)}
-
-
-WITHIN_NOISE = "within noise"
+    return {
+        "median_s": float(np.median(t)),
+        "p90_s": float(np.percentile(t, 90)),
+        "mean_s": float(t.mean()),
+        "min_s": float(t.min()),
+        "max_s": float(t.max()),
+        "n": int(t.size),
+    }
 
 
 def ranges_overlap(low_a: float, high_a: float, low_b: float, high_b: float) -> bool:
@@ -58,8 +62,11 @@ def speed_ratio(baseline: dict[str, float], candidate: dict[str, float]) -> dict
     min_s, median_s, max_s): median ratio, its range over the repeats (slowest candidate
     against fastest baseline, and the reverse), and whether the repeat ranges overlap, in
     which case the two cannot be told apart from these repeats."""
-    return {"speedup": baseline["median_s"] / candidate["median_s"],
-            "speedup_min": baseline["min_s"] / candidate["max_s"],
-            "speedup_max": baseline["max_s"] / candidate["min_s"],
-            "overlap": ranges_overlap(baseline["min_s"], baseline["max_s"],
-                                      candidate["min_s"], candidate["max_s"])}
+    return {
+        "speedup": baseline["median_s"] / candidate["median_s"],
+        "speedup_min": baseline["min_s"] / candidate["max_s"],
+        "speedup_max": baseline["max_s"] / candidate["min_s"],
+        "overlap": ranges_overlap(
+            baseline["min_s"], baseline["max_s"], candidate["min_s"], candidate["max_s"]
+        ),
+    }

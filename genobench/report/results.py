@@ -82,8 +82,9 @@ class RunOutputs:
         and as plotly JSON (`figures/<name>.json`, what the site's front page shows)."""
         path = self.dir / "figures" / f"{name}.html"
         atomic_write_text(fig.to_json(), path.with_suffix(".json"))
-        return _atomic_write(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True,
-                                                              full_html=True))
+        return _atomic_write(
+            path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True)
+        )
 
     def headline(self, metric: str, value: float, **context: Any) -> Path:
         """Record the run's headline metric, shown in the report's index table."""
@@ -96,8 +97,11 @@ FAILURES_FILE = "failures.json"
 def failure_row(what: str, exc: BaseException, fix: str | None = None) -> dict[str, Any]:
     """One failed row: what failed, the error class and message, and the fix when known
     (`fix`, else the exception's own `fix` attribute)."""
-    return {"what": what, "error": f"{type(exc).__name__}: {exc}",
-            "fix": fix or getattr(exc, "fix", None)}
+    return {
+        "what": what,
+        "error": f"{type(exc).__name__}: {exc}",
+        "fix": fix or getattr(exc, "fix", None),
+    }
 
 
 def write_failures(output_dir: str | Path, rows: list[dict[str, Any]]) -> Path | None:
@@ -109,8 +113,10 @@ def write_failures(output_dir: str | Path, rows: list[dict[str, Any]]) -> Path |
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not row.get("what") or not row.get("error"):
             raise ValueError(f"failure row {i} needs non-empty 'what' and 'error', got {row!r}")
-    return atomic_write_json([{"what": r["what"], "error": r["error"], "fix": r.get("fix")}
-                              for r in rows], Path(output_dir) / FAILURES_FILE)
+    return atomic_write_json(
+        [{"what": r["what"], "error": r["error"], "fix": r.get("fix")} for r in rows],
+        Path(output_dir) / FAILURES_FILE,
+    )
 
 
 def read_failures(output_dir: str | Path) -> list[dict[str, Any]]:

@@ -32,14 +32,29 @@ from typing import Any
 import yaml
 
 from genobench.paths import cache_dir
-from genobench.report.results import (HEADLINE_FILE, atomic_write_json, atomic_write_text,
-                               failures_summary, read_failures)
+from genobench.report.results import (
+    HEADLINE_FILE,
+    atomic_write_json,
+    atomic_write_text,
+    failures_summary,
+    read_failures,
+)
 
 RUN_FILE = "run.json"
 ATTEMPTS_DIR = "attempts"  # under a run folder: one folder per failed attempt
 GOOD = ("ok", "partial")  # run.json statuses of a good result
-VERSIONED_PACKAGES = ("genobench", "torch", "transformers", "bitsandbytes", "scikit-learn",
-                      "umap-learn", "numpy", "pandas", "papermill", "plotly")
+VERSIONED_PACKAGES = (
+    "genobench",
+    "torch",
+    "transformers",
+    "bitsandbytes",
+    "scikit-learn",
+    "umap-learn",
+    "numpy",
+    "pandas",
+    "papermill",
+    "plotly",
+)
 WORKFLOW_KEYS = ("resources", "sweep")  # params-file keys for the workflow, not the notebook
 
 
@@ -68,13 +83,16 @@ def read_params_file(params_file: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise RunConfigError(f"params file {str(path)!r} is not valid YAML: {exc}") from exc
     if not isinstance(loaded, dict):
-        raise RunConfigError(f"params file {str(path)!r} must be a YAML mapping of "
-                             f"parameter: value, got {type(loaded).__name__}")
+        raise RunConfigError(
+            f"params file {str(path)!r} must be a YAML mapping of "
+            f"parameter: value, got {type(loaded).__name__}"
+        )
     return loaded
 
 
-def load_params(params_file: str | Path | None, overrides: dict[str, Any] | None = None
-                ) -> dict[str, Any]:
+def load_params(
+    params_file: str | Path | None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Notebook parameters from a YAML file (a mapping) with `overrides` applied on top.
 
     The workflow keys (`resources:`, `sweep:`) are left out: they are not parameters.
@@ -92,8 +110,11 @@ def to_notebook(py_path: Path):
     import jupytext
 
     nb = jupytext.read(py_path)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 
@@ -113,8 +134,10 @@ def check_parameters(nb, params: dict[str, Any], where: str) -> dict[str, dict[s
     known = notebook_parameters(nb)
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise RunConfigError(f"{where}: unknown parameter(s) {', '.join(unknown)}; the "
-                             f"notebook's parameters are: {', '.join(sorted(known))}")
+        raise RunConfigError(
+            f"{where}: unknown parameter(s) {', '.join(unknown)}; the "
+            f"notebook's parameters are: {', '.join(sorted(known))}"
+        )
     return known
 
 
@@ -127,8 +150,9 @@ def environment() -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[pkg] = None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None
     device = {"cpu": platform.processor() or platform.machine(), "gpu": None}
@@ -141,8 +165,13 @@ def environment() -> dict[str, Any]:
                 device["cuda"] = torch.version.cuda
         except ImportError:
             pass
-    return {"git_commit": commit, "python": platform.python_version(), "versions": versions,
-            "device": device, "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
+    return {
+        "git_commit": commit,
+        "python": platform.python_version(),
+        "versions": versions,
+        "device": device,
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
 
 
 def nvml_gpu_count() -> int:
@@ -159,11 +188,17 @@ def nvml_gpu_count() -> int:
         return 0
 
 
-def run_notebook(notebook: str, params_file: str | Path | None = None,
-                 overrides: dict[str, Any] | None = None, name: str | None = None,
-                 reports_dir: str | Path = "reports", progress: bool = False,
-                 notebooks_dir: str | Path = "notebooks", nb=None,
-                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_notebook(
+    notebook: str,
+    params_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    name: str | None = None,
+    reports_dir: str | Path = "reports",
+    progress: bool = False,
+    notebooks_dir: str | Path = "notebooks",
+    nb=None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Execute a notebook into `reports/runs/<notebook>/<name>/` and return its run record.
 
     Bad configuration (missing notebook or params file, unknown parameter) raises
@@ -192,20 +227,29 @@ def run_notebook(notebook: str, params_file: str | Path | None = None,
     if "state_dir" in known and "state_dir" not in params:
         injected["state_dir"] = str(run_state_dir(py_path.stem, name, params))
 
-    record: dict[str, Any] = {"notebook": py_path.stem, "params_name": name,
-                              "params_file": str(params_file) if params_file else None,
-                              "status": "running", "error": None,
-                              "started": dt.datetime.now(dt.timezone.utc).isoformat(),
-                              "state_dir": injected.get("state_dir"), **(extra or {})}
+    record: dict[str, Any] = {
+        "notebook": py_path.stem,
+        "params_name": name,
+        "params_file": str(params_file) if params_file else None,
+        "status": "running",
+        "error": None,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "state_dir": injected.get("state_dir"),
+        **(extra or {}),
+    }
     start = time.perf_counter()
     try:
         # The executed notebook is the report page: keep progress bars out of its cells
         # (papermill shows per-cell progress instead).
         os.environ.setdefault("TQDM_DISABLE", "1")
         papermill.execute_notebook(
-            nb, str(run_dir / f"{py_path.stem}.ipynb"),
+            nb,
+            str(run_dir / f"{py_path.stem}.ipynb"),
             parameters={**params, **injected},
-            kernel_name="python3", language="python", progress_bar=progress)
+            kernel_name="python3",
+            language="python",
+            progress_bar=progress,
+        )
         failures = read_failures(run_dir)  # parts that failed while the rest ran
         record["status"] = "partial" if failures else "ok"
         if failures:
@@ -274,8 +318,9 @@ def finish_attempt(attempt: Path, final_dir: Path, record: dict[str, Any]) -> di
     if record["status"] in GOOD:
         atomic_write_json(record, attempt / RUN_FILE)
         parent = final_dir.parent
-        incoming, outgoing = (parent / f".{final_dir.name}.{tag}-{os.getpid()}"
-                              for tag in ("incoming", "outgoing"))
+        incoming, outgoing = (
+            parent / f".{final_dir.name}.{tag}-{os.getpid()}" for tag in ("incoming", "outgoing")
+        )
         os.rename(attempt, incoming)
         if (final_dir / ATTEMPTS_DIR).exists():
             os.rename(final_dir / ATTEMPTS_DIR, incoming / ATTEMPTS_DIR)
@@ -283,8 +328,11 @@ def finish_attempt(attempt: Path, final_dir: Path, record: dict[str, Any]) -> di
         os.rename(incoming, final_dir)
         shutil.rmtree(outgoing)
         return record
-    failed = attempt.with_name(attempt.name.removesuffix("-running") + "-failed") \
-        if attempt.name.endswith("-running") else attempt
+    failed = (
+        attempt.with_name(attempt.name.removesuffix("-running") + "-failed")
+        if attempt.name.endswith("-running")
+        else attempt
+    )
     if failed != attempt:
         os.rename(attempt, failed)
     record["attempt"] = failed.relative_to(final_dir).as_posix()
@@ -298,22 +346,36 @@ def finish_attempt(attempt: Path, final_dir: Path, record: dict[str, Any]) -> di
 
 def close_stale_attempts(final_dir: Path, error: str = "") -> list[dict[str, Any]]:
     """Record every attempt left `-running` (its process was killed) as failed."""
-    error = error or ("the attempt ended without finishing: the process running it was "
-                      "killed (a time or memory limit, Ctrl-C, a node failure?)")
+    error = error or (
+        "the attempt ended without finishing: the process running it was "
+        "killed (a time or memory limit, Ctrl-C, a node failure?)"
+    )
     records = []
     for attempt in sorted(Path(final_dir).glob(f"{ATTEMPTS_DIR}/*-running")):
         now = dt.datetime.now(dt.timezone.utc).isoformat()
-        record = {"notebook": final_dir.parent.name, "params_name": final_dir.name,
-                  "status": "failed", "error": error, "started": None, "finished": now,
-                  "duration_s": None, "headline": None}
+        record = {
+            "notebook": final_dir.parent.name,
+            "params_name": final_dir.name,
+            "status": "failed",
+            "error": error,
+            "started": None,
+            "finished": now,
+            "duration_s": None,
+            "headline": None,
+        }
         atomic_write_text(error + "\n", attempt / "error.txt")
         records.append(finish_attempt(attempt, final_dir, record))
     return records
 
 
-def record_failure(notebook: str, name: str, reports_dir: str | Path, error: str,
-                   params_file: str | Path | None = None, extra: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+def record_failure(
+    notebook: str,
+    name: str,
+    reports_dir: str | Path,
+    error: str,
+    params_file: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Record a run that failed outside its notebook (refused, or its job died) as failed.
 
     The failure becomes a failed attempt: the newest attempt the dead job left
@@ -325,11 +387,18 @@ def record_failure(notebook: str, name: str, reports_dir: str | Path, error: str
     attempt = stale[-1] if stale else _attempt_path(final_dir, "failed")
     attempt.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).isoformat()
-    record: dict[str, Any] = {"notebook": notebook, "params_name": name,
-                              "params_file": str(params_file) if params_file else None,
-                              "status": "failed", "error": error, "started": now,
-                              "finished": now, "duration_s": 0.0, "headline": None,
-                              **(extra or {})}
+    record: dict[str, Any] = {
+        "notebook": notebook,
+        "params_name": name,
+        "params_file": str(params_file) if params_file else None,
+        "status": "failed",
+        "error": error,
+        "started": now,
+        "finished": now,
+        "duration_s": 0.0,
+        "headline": None,
+        **(extra or {}),
+    }
     record.update(environment())
     atomic_write_text(error + "\n", attempt / "error.txt")
     record = finish_attempt(attempt, final_dir, record)

@@ -14,7 +14,11 @@ from genobench.semicrf.api import (
     viterbi,
 )
 from genobench.semicrf.module import SemiCRF, cumulative_scores
-from genobench.semicrf.segments import labels_from_segments, score_segmentation, segments_from_labels
+from genobench.semicrf.segments import (
+    labels_from_segments,
+    score_segmentation,
+    segments_from_labels,
+)
 
 __all__ = [
     "SemiCRF",

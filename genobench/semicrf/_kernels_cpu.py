@@ -156,7 +156,7 @@ def forward_kernel(cum, trans, dur_rev, lengths, w, alpha, log_z):
         for t in range(1, lengths[b] + 1):
             n = min(num_dur, t)
             for c in range(num_classes):
-                lse = _logsumexp2(w[b, c, t - n:t], dur_rev[c, num_dur - n:], guess[c])
+                lse = _logsumexp2(w[b, c, t - n : t], dur_rev[c, num_dur - n :], guess[c])
                 if lse != NEG_INF:
                     guess[c] = lse
                 alpha[b, c, t] = cum[b, c, t] + lse
@@ -196,7 +196,9 @@ def backward_kernel(cum, trans, dur, lengths, w, alpha, log_z, g_cum, g_trans, g
         for s in range(length - 1, -1, -1):
             n = min(num_dur, length - s)
             for c in range(num_classes):
-                ref, total = _logsumexp2_store(cb[c, s + 1:s + 1 + n], dur[c, :n], guess[c], terms)
+                ref, total = _logsumexp2_store(
+                    cb[c, s + 1 : s + 1 + n], dur[c, :n], guess[c], terms
+                )
                 if ref == NEG_INF:
                     ubar[c] = NEG_INF
                     continue
@@ -249,7 +251,7 @@ def viterbi_kernel(cum, trans, dur_rev, lengths, best, segs, n_segs):
             n = min(num_dur, t)
             for c in range(num_classes):
                 # window index j is duration n - j: the last maximal j is the shortest duration
-                top, j = _argmax2_last(w[c, t - n:t], dur_rev[c, num_dur - n:])
+                top, j = _argmax2_last(w[c, t - n : t], dur_rev[c, num_dur - n :])
                 alpha[c, t] = top + cum[b, c, t]
                 arg_d[c, t] = n - j
             for c in range(num_classes):

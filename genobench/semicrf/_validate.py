@@ -24,9 +24,7 @@ def check_inputs(
             "T must be >= 1: pass at least one position (cum_scores[:, 0] is the zero row)"
         )
     if num_classes < 1 or batch < 1:
-        raise ValueError(
-            f"cum_scores shape {tuple(cum_scores.shape)} needs B >= 1 and C >= 1"
-        )
+        raise ValueError(f"cum_scores shape {tuple(cum_scores.shape)} needs B >= 1 and C >= 1")
     if not cum_scores.is_floating_point():
         raise ValueError(
             f"cum_scores must be a float tensor, got {cum_scores.dtype}; "
@@ -54,18 +52,25 @@ def check_inputs(
                 f"move all score tensors to one device ({name}.to(cum_scores.device))"
             )
         if not tensor.is_floating_point():
-            raise ValueError(f"{name} must be a float tensor, got {tensor.dtype}; convert it with .float()")
+            raise ValueError(
+                f"{name} must be a float tensor, got {tensor.dtype}; convert it with .float()"
+            )
     _check_values(cum_scores, transition, duration_bias)
     if lengths is not None:
         check_lengths(lengths, batch, t_plus_1 - 1)
     return batch, t_plus_1 - 1, num_classes, duration_bias.shape[0]
 
 
-def _check_values(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: torch.Tensor) -> None:
+def _check_values(
+    cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: torch.Tensor
+) -> None:
     """NaN anywhere, or an infinite cum_score or +inf score, has no meaning (-inf forbids)."""
     with torch.no_grad():
-        for name, tensor in (("cum_scores", cum_scores), ("transition", transition),
-                             ("duration_bias", duration_bias)):
+        for name, tensor in (
+            ("cum_scores", cum_scores),
+            ("transition", transition),
+            ("duration_bias", duration_bias),
+        ):
             bad = tensor.isnan() | (tensor == float("inf"))
             if name == "cum_scores":
                 bad |= tensor.isinf()

@@ -9,8 +9,8 @@ oracle for medium sizes.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 
@@ -20,7 +20,9 @@ from genobench.semicrf.segments import Segmentation
 MAX_BRUTE_FORCE_LENGTH = 8
 
 
-def enumerate_segmentations(length: int, max_duration: int, num_classes: int) -> Iterator[Segmentation]:
+def enumerate_segmentations(
+    length: int, max_duration: int, num_classes: int
+) -> Iterator[Segmentation]:
     """Yield every segmentation of [0, length) with durations 1..K and labels 0..C-1."""
     if length == 0:
         yield []
@@ -31,8 +33,12 @@ def enumerate_segmentations(length: int, max_duration: int, num_classes: int) ->
                 yield rest + [(length - duration, length, label)]
 
 
-def plain_score(cum: list[list[float]], transition: list[list[float]], duration_bias: list[list[float]],
-                segs: Segmentation) -> float:
+def plain_score(
+    cum: list[list[float]],
+    transition: list[list[float]],
+    duration_bias: list[list[float]],
+    segs: Segmentation,
+) -> float:
     """Score of one segmentation with plain Python arithmetic (cum is (T+1, C) as lists)."""
     total = 0.0
     for i, (start, end, label) in enumerate(segs):
@@ -53,10 +59,16 @@ class BruteForceResult:
     boundary_marginals: torch.Tensor  # (B, T): P(a segment starts at position i)
 
 
-def brute_force(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: torch.Tensor,
-                lengths: torch.Tensor) -> BruteForceResult:
+def brute_force(
+    cum_scores: torch.Tensor,
+    transition: torch.Tensor,
+    duration_bias: torch.Tensor,
+    lengths: torch.Tensor,
+) -> BruteForceResult:
     """Enumerate all segmentations of each sequence (length <= 8) in float64."""
-    batch, max_len, num_classes, max_duration = check_inputs(cum_scores, transition, duration_bias, lengths)
+    batch, max_len, num_classes, max_duration = check_inputs(
+        cum_scores, transition, duration_bias, lengths
+    )
     if int(lengths.max()) > MAX_BRUTE_FORCE_LENGTH:
         raise ValueError(f"brute force enumerates lengths <= {MAX_BRUTE_FORCE_LENGTH} only")
     trans = transition.double().tolist()
@@ -79,12 +91,21 @@ def brute_force(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bia
         log_z.append(lz)
         best_scores.append(top)
         best_segs.append(segmentations[best])
-    return BruteForceResult(torch.tensor(log_z, dtype=torch.float64), torch.tensor(best_scores, dtype=torch.float64),
-                            best_segs, label_marg, boundary_marg)
+    return BruteForceResult(
+        torch.tensor(log_z, dtype=torch.float64),
+        torch.tensor(best_scores, dtype=torch.float64),
+        best_segs,
+        label_marg,
+        boundary_marg,
+    )
 
 
-def naive_log_partition(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: torch.Tensor,
-                        lengths: torch.Tensor) -> torch.Tensor:
+def naive_log_partition(
+    cum_scores: torch.Tensor,
+    transition: torch.Tensor,
+    duration_bias: torch.Tensor,
+    lengths: torch.Tensor,
+) -> torch.Tensor:
     """log Z (B,) by the textbook semi-CRF recursion, differentiated by autograd.
 
     alpha[t, c] = logsumexp over d, c' of alpha[t-d, c'] + transition[c', c] + segment(t-d, t, c),

@@ -7,7 +7,12 @@ from torch import nn
 
 from genobench.semicrf import api
 from genobench.semicrf._validate import check_lengths
-from genobench.semicrf.segments import Segmentation, labels_from_segments, score_segmentation, segments_from_labels
+from genobench.semicrf.segments import (
+    Segmentation,
+    labels_from_segments,
+    score_segmentation,
+    segments_from_labels,
+)
 
 
 def cumulative_scores(emissions: torch.Tensor) -> torch.Tensor:
@@ -28,12 +33,22 @@ class SemiCRF(nn.Module):
     start/end scores. ``learn_duration=False`` fixes the duration bias at zero (uniform).
     """
 
-    def __init__(self, num_classes: int, max_duration: int, learn_duration: bool = True, backend: str = "auto"):
+    def __init__(
+        self,
+        num_classes: int,
+        max_duration: int,
+        learn_duration: bool = True,
+        backend: str = "auto",
+    ):
         super().__init__()
         if num_classes < 1 or max_duration < 1:
-            raise ValueError(f"need num_classes >= 1 and max_duration >= 1, got {num_classes}, {max_duration}")
+            raise ValueError(
+                f"need num_classes >= 1 and max_duration >= 1, got {num_classes}, {max_duration}"
+            )
         if backend not in api.BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(api.BACKENDS)}")
+            raise ValueError(
+                f"unknown backend {backend!r}; choose one of {', '.join(api.BACKENDS)}"
+            )
         self.num_classes = num_classes
         self.max_duration = max_duration
         self.backend = backend
@@ -47,7 +62,8 @@ class SemiCRF(nn.Module):
     def _cum(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if emissions.dim() != 3 or emissions.shape[-1] != self.num_classes:
             raise ValueError(
-                f"emissions must have shape (B, T, C) with C = {self.num_classes}, got {tuple(emissions.shape)}"
+                f"emissions must have shape (B, T, C) with C = {self.num_classes}, "
+                f"got {tuple(emissions.shape)}"
             )
         check_lengths(lengths, emissions.shape[0], emissions.shape[1])
         return cumulative_scores(emissions)
@@ -55,20 +71,32 @@ class SemiCRF(nn.Module):
     def log_partition(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """log Z (B,) of the uncentred emissions."""
         cum = self._cum(emissions, lengths)
-        shift = emissions.mean(dim=-1).cumsum(dim=1).gather(1, lengths.long().to(emissions.device)[:, None] - 1)
-        log_z = api.log_partition(cum, self.transition, self.duration_bias, lengths, backend=self.backend)
+        shift = (
+            emissions.mean(dim=-1)
+            .cumsum(dim=1)
+            .gather(1, lengths.long().to(emissions.device)[:, None] - 1)
+        )
+        log_z = api.log_partition(
+            cum, self.transition, self.duration_bias, lengths, backend=self.backend
+        )
         return log_z + shift.squeeze(1)
 
-    def nll(self, emissions: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def nll(
+        self, emissions: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
         """Mean over the batch of log Z - score(gold segmentation from ``labels`` (B, T))."""
         cum = self._cum(emissions, lengths)
         segments = segments_from_labels(labels, lengths, self.max_duration, self.num_classes)
         gold = score_segmentation(cum, self.transition, self.duration_bias, segments)
-        log_z = api.log_partition(cum, self.transition, self.duration_bias, lengths, backend=self.backend)
+        log_z = api.log_partition(
+            cum, self.transition, self.duration_bias, lengths, backend=self.backend
+        )
         return (log_z - gold).mean()
 
     @torch.no_grad()
-    def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> tuple[list[Segmentation], torch.Tensor]:
+    def decode(
+        self, emissions: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[list[Segmentation], torch.Tensor]:
         """Viterbi segmentations and per-position labels (B, T), -1 past each length."""
         cum = self._cum(emissions, lengths)
         _, segmentations = api.viterbi(cum, self.transition, self.duration_bias, lengths)
@@ -76,7 +104,10 @@ class SemiCRF(nn.Module):
         return segmentations, labels
 
     @torch.no_grad()
-    def marginals(self, emissions: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Label posteriors (B, T, C) and segment-start posteriors (B, T); zeros past each length."""
+    def marginals(
+        self, emissions: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Label posteriors (B, T, C) and segment-start posteriors (B, T); zeros past each
+        length."""
         cum = self._cum(emissions, lengths)
         return api.posteriors(cum, self.transition, self.duration_bias, lengths)

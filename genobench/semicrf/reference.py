@@ -19,7 +19,8 @@ from genobench.semicrf import _kernels_cpu
 
 
 def default_interval(max_len: int, max_duration: int) -> int:
-    """Checkpoint spacing ~ sqrt(T K), so checkpoints + one recomputed interval cost O(sqrt(T K) C)."""
+    """Checkpoint spacing ~ sqrt(T K), so checkpoints + one recomputed interval cost
+    O(sqrt(T K) C)."""
     return max(1, min(max_len, math.isqrt(max_len * max_duration)))
 
 
@@ -49,8 +50,12 @@ class ForwardState:
     log_z: np.ndarray  # (B,)
 
 
-def forward(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: torch.Tensor,
-            lengths: torch.Tensor) -> ForwardState:
+def forward(
+    cum_scores: torch.Tensor,
+    transition: torch.Tensor,
+    duration_bias: torch.Tensor,
+    lengths: torch.Tensor,
+) -> ForwardState:
     """Run the forward; the returned state holds log Z (float64, host)."""
     cum, trans = _class_major(cum_scores), _host(transition)
     dur = np.ascontiguousarray(_host(duration_bias).T)
@@ -58,19 +63,33 @@ def forward(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: t
     w = np.full(cum.shape, -np.inf)
     alpha = np.full(cum.shape, -np.inf)
     log_z = np.empty(cum.shape[0])
-    _kernels_cpu.forward_kernel(cum, trans, np.ascontiguousarray(dur[:, ::-1]), lens, w, alpha, log_z)
+    _kernels_cpu.forward_kernel(
+        cum, trans, np.ascontiguousarray(dur[:, ::-1]), lens, w, alpha, log_z
+    )
     return ForwardState(cum, trans, dur, lens, w, alpha, log_z)
 
 
 def backward(state: ForwardState) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-sequence gradients of log Z: (B, T+1, C), (B, C, C), (B, K, C), and P(boundary at t) (B, T+1)."""
+    """Per-sequence gradients of log Z: (B, T+1, C), (B, C, C), (B, K, C), and
+    P(boundary at t) (B, T+1)."""
     batch, num_classes, t_plus_1 = state.cum.shape
     g_cum = np.zeros_like(state.cum)
     g_trans = np.zeros((batch, num_classes, num_classes))
     g_dur = np.zeros((batch,) + state.dur.shape)
     p_end = np.zeros((batch, t_plus_1))
-    _kernels_cpu.backward_kernel(state.cum, state.trans, state.dur, state.lengths, state.w,
-                                 state.alpha, state.log_z, g_cum, g_trans, g_dur, p_end)
+    _kernels_cpu.backward_kernel(
+        state.cum,
+        state.trans,
+        state.dur,
+        state.lengths,
+        state.w,
+        state.alpha,
+        state.log_z,
+        g_cum,
+        g_trans,
+        g_dur,
+        p_end,
+    )
     return g_cum.transpose(0, 2, 1), g_trans, g_dur.transpose(0, 2, 1), p_end
 
 
@@ -99,8 +118,12 @@ class ReferenceLogPartition(torch.autograd.Function):
         return grad_cum, grad_trans, grad_dur, None
 
 
-def viterbi(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: torch.Tensor,
-            lengths: torch.Tensor) -> tuple[torch.Tensor, list[list[tuple[int, int, int]]]]:
+def viterbi(
+    cum_scores: torch.Tensor,
+    transition: torch.Tensor,
+    duration_bias: torch.Tensor,
+    lengths: torch.Tensor,
+) -> tuple[torch.Tensor, list[list[tuple[int, int, int]]]]:
     """Best score (B,) and best segmentation per sequence."""
     cum, trans = _class_major(cum_scores), _host(transition)
     dur_rev = np.ascontiguousarray(_host(duration_bias).T[:, ::-1])

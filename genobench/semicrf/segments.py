@@ -10,8 +10,9 @@ Segment = tuple[int, int, int]
 Segmentation = list[Segment]
 
 
-def segments_from_labels(labels: torch.Tensor, lengths: torch.Tensor, max_duration: int,
-                         num_classes: int | None = None) -> list[Segmentation]:
+def segments_from_labels(
+    labels: torch.Tensor, lengths: torch.Tensor, max_duration: int, num_classes: int | None = None
+) -> list[Segmentation]:
     """Turn per-position labels (B, T) into one segmentation per sequence.
 
     Runs of one label become segments; a run longer than ``max_duration`` is split
@@ -30,7 +31,8 @@ def segments_from_labels(labels: torch.Tensor, lengths: torch.Tensor, max_durati
             b, i = (int(v) for v in bad.nonzero()[0])
             raise ValueError(
                 f"labels[{b}, {i}] = {int(labels[b, i])} lies outside [0, C) = [0, {num_classes}); "
-                "labels must be class indices 0..C-1 within each length (padding past it is ignored)"
+                "labels must be class indices 0..C-1 within each length "
+                "(padding past it is ignored)"
             )
     result: list[Segmentation] = []
     for row, length in zip(labels.tolist(), lengths.tolist()):
@@ -44,7 +46,9 @@ def segments_from_labels(labels: torch.Tensor, lengths: torch.Tensor, max_durati
     return result
 
 
-def labels_from_segments(segmentations: list[Segmentation], max_len: int, fill: int = -1) -> torch.Tensor:
+def labels_from_segments(
+    segmentations: list[Segmentation], max_len: int, fill: int = -1
+) -> torch.Tensor:
     """Per-position labels (B, max_len) from segmentations; positions past the end get ``fill``."""
     labels = torch.full((len(segmentations), max_len), fill, dtype=torch.long)
     for b, segs in enumerate(segmentations):
@@ -53,13 +57,21 @@ def labels_from_segments(segmentations: list[Segmentation], max_len: int, fill: 
     return labels
 
 
-def check_segmentation(segs: Segmentation, length: int, max_duration: int, num_classes: int) -> None:
-    """Raise ValueError unless ``segs`` tiles [0, length) with 1 <= duration <= K and valid labels."""
+def check_segmentation(
+    segs: Segmentation, length: int, max_duration: int, num_classes: int
+) -> None:
+    """Raise ValueError unless `segs` tiles [0, length) with 1 <= duration <= K and valid
+    labels."""
     position = 0
     for start, end, label in segs:
-        if start != position or not 1 <= end - start <= max_duration or not 0 <= label < num_classes:
+        if (
+            start != position
+            or not 1 <= end - start <= max_duration
+            or not 0 <= label < num_classes
+        ):
             raise ValueError(
-                f"segment {(start, end, label)} is invalid: segments must tile [0, {length}) in order, "
+                f"segment {(start, end, label)} is invalid: segments must tile [0, {length}) "
+                "in order, "
                 f"with 1 <= end - start <= K = {max_duration} and 0 <= label < C = {num_classes}"
             )
         position = end
@@ -80,7 +92,9 @@ def score_segmentation(
     scores = []
     for b, segs in enumerate(segments):
         if not segs:
-            raise ValueError(f"segmentation {b} is empty; every sequence needs at least one segment")
+            raise ValueError(
+                f"segmentation {b} is empty; every sequence needs at least one segment"
+            )
         check_segmentation(segs, min(segs[-1][1], max_len), max_duration, num_classes)
         idx = torch.tensor(segs, dtype=torch.long, device=cum_scores.device)
         start, end, label = idx[:, 0], idx[:, 1], idx[:, 2]

@@ -19,8 +19,18 @@ NEG = -1.0e30
 
 
 @triton.jit
-def _lse_step(ring_ptr, dur_ptr, cum_t, t, offs_c, cmask, K: tl.constexpr, C: tl.constexpr,
-              K_BLOCK: tl.constexpr, C_BLOCK: tl.constexpr):
+def _lse_step(
+    ring_ptr,
+    dur_ptr,
+    cum_t,
+    t,
+    offs_c,
+    cmask,
+    K: tl.constexpr,
+    C: tl.constexpr,
+    K_BLOCK: tl.constexpr,
+    C_BLOCK: tl.constexpr,
+):
     """alpha[t, :] = cum[t, :] + logsumexp_d (w[t-d, :] + dur[d-1, :])."""
     offs_k = tl.arange(0, K_BLOCK)
     top = tl.full([C_BLOCK], NEG, cum_t.dtype)
@@ -49,7 +59,9 @@ def _push(ring_ptr, trans, alpha, cum_t, t, offs_c, cmask, K: tl.constexpr, C: t
 
 
 @triton.jit
-def _shift_ring(ring_ptr, shift, offs_c, cmask, K: tl.constexpr, C: tl.constexpr, K_BLOCK: tl.constexpr):
+def _shift_ring(
+    ring_ptr, shift, offs_c, cmask, K: tl.constexpr, C: tl.constexpr, K_BLOCK: tl.constexpr
+):
     """Subtract ``shift`` from every row of a (K, C) ring."""
     offs_k = tl.arange(0, K_BLOCK)
     for k0 in range(0, K, K_BLOCK):
@@ -61,7 +73,9 @@ def _shift_ring(ring_ptr, shift, offs_c, cmask, K: tl.constexpr, C: tl.constexpr
 
 
 @triton.jit
-def _copy_ring(src_ptr, dst_ptr, offs_c, cmask, K: tl.constexpr, C: tl.constexpr, K_BLOCK: tl.constexpr):
+def _copy_ring(
+    src_ptr, dst_ptr, offs_c, cmask, K: tl.constexpr, C: tl.constexpr, K_BLOCK: tl.constexpr
+):
     offs_k = tl.arange(0, K_BLOCK)
     for k0 in range(0, K, K_BLOCK):
         rows = k0 + offs_k
@@ -72,15 +86,34 @@ def _copy_ring(src_ptr, dst_ptr, offs_c, cmask, K: tl.constexpr, C: tl.constexpr
 
 
 @triton.jit
-def _forward_kernel(cum_ptr, trans_ptr, dur_ptr, len_ptr, ring_ptr, ck_ring_ptr, ck_alpha_ptr, ck_norm_ptr,
-                    log_z_ptr, T, N_CK, T_LOOP: tl.constexpr, S: tl.constexpr, K: tl.constexpr, C: tl.constexpr,
-                    K_BLOCK: tl.constexpr, C_BLOCK: tl.constexpr):
+def _forward_kernel(
+    cum_ptr,
+    trans_ptr,
+    dur_ptr,
+    len_ptr,
+    ring_ptr,
+    ck_ring_ptr,
+    ck_alpha_ptr,
+    ck_norm_ptr,
+    log_z_ptr,
+    T,
+    N_CK,
+    T_LOOP: tl.constexpr,
+    S: tl.constexpr,
+    K: tl.constexpr,
+    C: tl.constexpr,
+    K_BLOCK: tl.constexpr,
+    C_BLOCK: tl.constexpr,
+):
     b = tl.program_id(0)
     length = tl.max(tl.load(len_ptr + b + tl.arange(0, 1)), axis=0)
     offs_c = tl.arange(0, C_BLOCK)
     cmask = offs_c < C
-    trans = tl.load(trans_ptr + offs_c[:, None] * C + offs_c[None, :],
-                    mask=cmask[:, None] & cmask[None, :], other=NEG)
+    trans = tl.load(
+        trans_ptr + offs_c[:, None] * C + offs_c[None, :],
+        mask=cmask[:, None] & cmask[None, :],
+        other=NEG,
+    )
     cum_b = cum_ptr + b * (T + 1) * C
     ring_b = ring_ptr + b * K * C
     alpha = tl.full([C_BLOCK], NEG, trans.dtype)
@@ -97,7 +130,9 @@ def _forward_kernel(cum_ptr, trans_ptr, dur_ptr, len_ptr, ring_ptr, ck_ring_ptr,
                 _shift_ring(ring_b, shift, offs_c, cmask, K, C, K_BLOCK)
                 norm += shift.to(tl.float64)
                 j = t // S
-                _copy_ring(ring_b, ck_ring_ptr + (b * N_CK + j) * K * C, offs_c, cmask, K, C, K_BLOCK)
+                _copy_ring(
+                    ring_b, ck_ring_ptr + (b * N_CK + j) * K * C, offs_c, cmask, K, C, K_BLOCK
+                )
                 tl.store(ck_alpha_ptr + (b * N_CK + j) * C + offs_c, alpha, mask=cmask)
                 tl.store(ck_norm_ptr + b * N_CK + j + tl.arange(0, 1), norm)
     top = tl.max(alpha, axis=0)
@@ -106,10 +141,31 @@ def _forward_kernel(cum_ptr, trans_ptr, dur_ptr, len_ptr, ring_ptr, ck_ring_ptr,
 
 
 @triton.jit
-def _backward_kernel(cum_ptr, trans_ptr, dur_ptr, len_ptr, ring_ptr, ck_ring_ptr, ck_alpha_ptr, ck_norm_ptr,
-                     log_z_ptr, seg_w_ptr, seg_alpha_ptr, beta_ptr, g_cum_ptr, g_trans_ptr, g_dur_ptr,
-                     T, N_CK, T_LOOP: tl.constexpr, S: tl.constexpr, K: tl.constexpr, C: tl.constexpr,
-                     K_BLOCK: tl.constexpr, C_BLOCK: tl.constexpr):
+def _backward_kernel(
+    cum_ptr,
+    trans_ptr,
+    dur_ptr,
+    len_ptr,
+    ring_ptr,
+    ck_ring_ptr,
+    ck_alpha_ptr,
+    ck_norm_ptr,
+    log_z_ptr,
+    seg_w_ptr,
+    seg_alpha_ptr,
+    beta_ptr,
+    g_cum_ptr,
+    g_trans_ptr,
+    g_dur_ptr,
+    T,
+    N_CK,
+    T_LOOP: tl.constexpr,
+    S: tl.constexpr,
+    K: tl.constexpr,
+    C: tl.constexpr,
+    K_BLOCK: tl.constexpr,
+    C_BLOCK: tl.constexpr,
+):
     b = tl.program_id(0)
     length = tl.max(tl.load(len_ptr + b + tl.arange(0, 1)), axis=0)
     offs_c = tl.arange(0, C_BLOCK)
@@ -136,21 +192,32 @@ def _backward_kernel(cum_ptr, trans_ptr, dur_ptr, len_ptr, ring_ptr, ck_ring_ptr
             # recompute this interval's forward messages from its checkpoint
             _copy_ring(ck_ring_ptr + (b * N_CK + j) * K * C, ring_b, offs_c, cmask, K, C, K_BLOCK)
             alpha = tl.load(ck_alpha_ptr + (b * N_CK + j) * C + offs_c, mask=cmask, other=NEG)
-            tl.store(seg_w_b + offs_c, tl.load(ring_b + (first % K) * C + offs_c, mask=cmask, other=NEG), mask=cmask)
+            tl.store(
+                seg_w_b + offs_c,
+                tl.load(ring_b + (first % K) * C + offs_c, mask=cmask, other=NEG),
+                mask=cmask,
+            )
             tl.store(seg_alpha_b + offs_c, alpha, mask=cmask)
             for i in range(1, S):
                 t = first + i
                 if t <= last:
                     cum_t = tl.load(cum_b + t * C + offs_c, mask=cmask, other=0.0)
-                    alpha = _lse_step(ring_b, dur_ptr, cum_t, t, offs_c, cmask, K, C, K_BLOCK, C_BLOCK)
+                    alpha = _lse_step(
+                        ring_b, dur_ptr, cum_t, t, offs_c, cmask, K, C, K_BLOCK, C_BLOCK
+                    )
                     alpha = tl.where(cmask, alpha, NEG)
                     _push(ring_b, trans, alpha, cum_t, t, offs_c, cmask, K, C)
-                    tl.store(seg_w_b + (t - first) * C + offs_c, tl.load(ring_b + (t % K) * C + offs_c, mask=cmask),
-                             mask=cmask)
+                    tl.store(
+                        seg_w_b + (t - first) * C + offs_c,
+                        tl.load(ring_b + (t % K) * C + offs_c, mask=cmask),
+                        mask=cmask,
+                    )
                     tl.store(seg_alpha_b + (t - first) * C + offs_c, alpha, mask=cmask)
             tl.debug_barrier()
             if j < n_seg - 1:
-                shift = tl.max(tl.load(beta_b + ((last + 1) % K) * C + offs_c, mask=cmask, other=NEG), axis=0)
+                shift = tl.max(
+                    tl.load(beta_b + ((last + 1) % K) * C + offs_c, mask=cmask, other=NEG), axis=0
+                )
                 _shift_ring(beta_b, shift, offs_c, cmask, K, C, K_BLOCK)
                 beta_norm += shift.to(tl.float64)
             offset_64 = tl.load(ck_norm_ptr + b * N_CK + j + tl.arange(0, 1)) + beta_norm - log_z
@@ -159,23 +226,36 @@ def _backward_kernel(cum_ptr, trans_ptr, dur_ptr, len_ptr, ring_ptr, ck_ring_ptr
                 s = first + S - 1 - ss
                 if s <= last:
                     cum_s = tl.load(cum_b + s * C + offs_c, mask=cmask, other=0.0)
-                    u_hat = tl.load(seg_w_b + (s - first) * C + offs_c, mask=cmask, other=NEG) + cum_s
+                    u_hat = (
+                        tl.load(seg_w_b + (s - first) * C + offs_c, mask=cmask, other=NEG) + cum_s
+                    )
                     alpha_s = tl.load(seg_alpha_b + (s - first) * C + offs_c, mask=cmask, other=NEG)
-                    # ubar[s, c] = logsumexp_d (cum[s+d] - cum[s] + dur[d-1] + beta[s+d]); duration gradients
+                    # ubar[s, c] = logsumexp_d (cum[s+d] - cum[s] + dur[d-1] + beta[s+d]);
+                    # duration gradients
                     top = tl.full([C_BLOCK], NEG, trans.dtype)
                     total = tl.zeros([C_BLOCK], trans.dtype)
                     for k0 in range(0, K, K_BLOCK):
                         d = k0 + offs_k + 1
                         mask = ((d <= K) & (s + d <= length))[:, None] & cmask[None, :]
-                        vals = tl.load(cum_b + (s + d[:, None]) * C + offs_c[None, :], mask=mask, other=0.0)
-                        vals += tl.load(dur_ptr + (d[:, None] - 1) * C + offs_c[None, :], mask=mask, other=0.0)
-                        vals += tl.load(beta_b + ((s + d[:, None]) % K) * C + offs_c[None, :], mask=mask, other=0.0)
+                        vals = tl.load(
+                            cum_b + (s + d[:, None]) * C + offs_c[None, :], mask=mask, other=0.0
+                        )
+                        vals += tl.load(
+                            dur_ptr + (d[:, None] - 1) * C + offs_c[None, :], mask=mask, other=0.0
+                        )
+                        vals += tl.load(
+                            beta_b + ((s + d[:, None]) % K) * C + offs_c[None, :],
+                            mask=mask,
+                            other=0.0,
+                        )
                         vals = tl.where(mask, vals - cum_s[None, :], NEG)
                         g_ptrs = g_dur_b + (d[:, None] - 1) * C + offs_c[None, :]
                         prob = tl.where(mask, tl.exp(u_hat[None, :] + vals + offset), 0.0)
                         tl.store(g_ptrs, tl.load(g_ptrs, mask=mask, other=0.0) + prob, mask=mask)
                         new_top = tl.maximum(top, tl.max(vals, axis=0))
-                        total = total * tl.exp(top - new_top) + tl.sum(tl.exp(vals - new_top[None, :]), axis=0)
+                        total = total * tl.exp(top - new_top) + tl.sum(
+                            tl.exp(vals - new_top[None, :]), axis=0
+                        )
                         top = new_top
                     has_next = s < length
                     ubar = tl.where(cmask & has_next, top + tl.log(tl.maximum(total, 1e-30)), NEG)
@@ -186,10 +266,19 @@ def _backward_kernel(cum_ptr, trans_ptr, dur_ptr, len_ptr, ring_ptr, ck_ring_ptr
                     beta_s = x_top + tl.log(tl.sum(tl.exp(x - x_top[:, None]), axis=1))
                     beta_s = tl.where(has_next, beta_s, 0.0)
                     inner = (s >= 1) & has_next
-                    trans_prob = tl.where(cc_mask & inner, tl.exp(alpha_s[:, None] + x + offset), 0.0)
-                    tl.store(g_trans_b + offs_c[:, None] * C + offs_c[None, :],
-                             tl.load(g_trans_b + offs_c[:, None] * C + offs_c[None, :], mask=cc_mask, other=0.0)
-                             + trans_prob, mask=cc_mask)
+                    trans_prob = tl.where(
+                        cc_mask & inner, tl.exp(alpha_s[:, None] + x + offset), 0.0
+                    )
+                    tl.store(
+                        g_trans_b + offs_c[:, None] * C + offs_c[None, :],
+                        tl.load(
+                            g_trans_b + offs_c[:, None] * C + offs_c[None, :],
+                            mask=cc_mask,
+                            other=0.0,
+                        )
+                        + trans_prob,
+                        mask=cc_mask,
+                    )
                     end_prob = tl.where(cmask & (s >= 1), tl.exp(alpha_s + beta_s + offset), 0.0)
                     tl.store(g_cum_b + s * C + offs_c, end_prob - start_prob, mask=cmask)
                     tl.store(beta_b + (s % K) * C + offs_c, beta_s, mask=cmask)
@@ -215,15 +304,33 @@ class TritonLogPartition(torch.autograd.Function):
         n_ck = (t_plus_1 - 1) // interval + 1
         ring = torch.full((batch, num_dur, num_classes), NEG, dtype=dtype, device=cum.device)
         ring[:, 0] = -cum[:, 0]
-        ck_ring = torch.full((batch, n_ck, num_dur, num_classes), NEG, dtype=dtype, device=cum.device)
+        ck_ring = torch.full(
+            (batch, n_ck, num_dur, num_classes), NEG, dtype=dtype, device=cum.device
+        )
         ck_ring[:, 0] = ring
         ck_alpha = torch.full((batch, n_ck, num_classes), NEG, dtype=dtype, device=cum.device)
         ck_norm = torch.zeros((batch, n_ck), dtype=torch.float64, device=cum.device)
         log_z = torch.empty(batch, dtype=torch.float64, device=cum.device)
         k_block, c_block = _blocks(num_dur, num_classes)
-        _forward_kernel[(batch,)](cum, trans, dur, lens, ring, ck_ring, ck_alpha, ck_norm, log_z,
-                                  t_plus_1 - 1, n_ck, T_LOOP=triton.next_power_of_2(t_plus_1 - 1), S=interval, K=num_dur, C=num_classes,
-                                  K_BLOCK=k_block, C_BLOCK=c_block)
+        _forward_kernel[(batch,)](
+            cum,
+            trans,
+            dur,
+            lens,
+            ring,
+            ck_ring,
+            ck_alpha,
+            ck_norm,
+            log_z,
+            t_plus_1 - 1,
+            n_ck,
+            T_LOOP=triton.next_power_of_2(t_plus_1 - 1),
+            S=interval,
+            K=num_dur,
+            C=num_classes,
+            K_BLOCK=k_block,
+            C_BLOCK=c_block,
+        )
         ctx.save_for_backward(cum, trans, dur, lens, ck_ring, ck_alpha, ck_norm, log_z)
         ctx.interval = interval
         ctx.in_dtype = cum_scores.dtype
@@ -243,11 +350,31 @@ class TritonLogPartition(torch.autograd.Function):
         g_trans = torch.zeros((batch, num_classes, num_classes), **new)
         g_dur = torch.zeros((batch, num_dur, num_classes), **new)
         k_block, c_block = _blocks(num_dur, num_classes)
-        _backward_kernel[(batch,)](cum, trans, dur, lens, ring, ck_ring, ck_alpha, ck_norm, log_z,
-                                   seg_w, seg_alpha, beta, g_cum, g_trans, g_dur,
-                                   t_plus_1 - 1, ck_ring.shape[1], T_LOOP=triton.next_power_of_2(t_plus_1 - 1),
-                                   S=interval, K=num_dur, C=num_classes,
-                                   K_BLOCK=k_block, C_BLOCK=c_block)
+        _backward_kernel[(batch,)](
+            cum,
+            trans,
+            dur,
+            lens,
+            ring,
+            ck_ring,
+            ck_alpha,
+            ck_norm,
+            log_z,
+            seg_w,
+            seg_alpha,
+            beta,
+            g_cum,
+            g_trans,
+            g_dur,
+            t_plus_1 - 1,
+            ck_ring.shape[1],
+            T_LOOP=triton.next_power_of_2(t_plus_1 - 1),
+            S=interval,
+            K=num_dur,
+            C=num_classes,
+            K_BLOCK=k_block,
+            C_BLOCK=c_block,
+        )
         weight = grad_out.to(cum.dtype)
         grad_cum = (g_cum * weight[:, None, None]).to(ctx.in_dtype)
         grad_trans = torch.einsum("b,bij->ij", weight, g_trans).to(ctx.in_dtype)

@@ -32,8 +32,9 @@ def fake_embeddings():
     """Three well-separated blobs of 20 points: genomes a, b, c; a and b are one species."""
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(c, 0.3, size=(20, 3)) for c in (0, 8, 16)])
-    fragments = pd.DataFrame({"genome_id": np.repeat(["a", "b", "c"], 20),
-                              "species": np.repeat(["s1", "s1", "s2"], 20)})
+    fragments = pd.DataFrame(
+        {"genome_id": np.repeat(["a", "b", "c"], 20), "species": np.repeat(["s1", "s1", "s2"], 20)}
+    )
     return x, fragments
 
 
@@ -42,11 +43,22 @@ def test_bin_models_scores_every_clustering_at_genome_and_species_level(monkeypa
 
     monkeypatch.setattr(binning, "umap_reduce", lambda x, n, seed: x[:, :n])  # no UMAP here
     x, fragments = fake_embeddings()
-    run = binning.bin_models({"m1": x, "m2": x[:, ::-1]}, fragments, umap_dim=3, seed=0,
-                             clusterings=("dbscan", "hdbscan"), taxon_columns=("species", "genus"))
-    assert list(run.metrics[["model", "clustering", "level"]].itertuples(index=False, name=None)
-                ) == [(m, c, lv) for m in ("m1", "m2") for c in ("dbscan", "hdbscan")
-                      for lv in ("genome", "species")]
+    run = binning.bin_models(
+        {"m1": x, "m2": x[:, ::-1]},
+        fragments,
+        umap_dim=3,
+        seed=0,
+        clusterings=("dbscan", "hdbscan"),
+        taxon_columns=("species", "genus"),
+    )
+    assert list(
+        run.metrics[["model", "clustering", "level"]].itertuples(index=False, name=None)
+    ) == [
+        (m, c, lv)
+        for m in ("m1", "m2")
+        for c in ("dbscan", "hdbscan")
+        for lv in ("genome", "species")
+    ]
     for _, row in run.metrics.iterrows():  # each row scores its clustering against its level
         result = run.results[(row["model"], row["clustering"])]
         truth = fragments["genome_id" if row["level"] == "genome" else "species"]
@@ -94,6 +106,7 @@ def test_real_smoke_run_reports_genome_and_species_levels(in_repo, tmp_path):
     assert labels["ani_species"].nunique() == 3
     sweep = pd.read_csv(run_dir / "eps_sweep.csv")
     assert sweep["is_knee"].sum() == 1
-    assert json.loads((run_dir / "run.json").read_text())["headline"]["value"] == \
-        pytest.approx(metrics["ari"].iat[0])
+    assert json.loads((run_dir / "run.json").read_text())["headline"]["value"] == pytest.approx(
+        metrics["ari"].iat[0]
+    )
     assert (run_dir / "figures" / "umap_tnf_hdbscan.html").is_file()

@@ -13,14 +13,25 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+from genobench.benchmarks.esm_speed.speed import (
+    FAIL,
+    NOT_MEASURED,
+    PASS,
+    hardware_info,
+    normalize_pairs,
+    speed_summary,
+    speedups,
+    time_pair,
+    verdict,
+)
 from genobench.data.proteins import protein_records
-from genobench.benchmarks.esm_speed.speed import (FAIL, NOT_MEASURED, PASS, hardware_info, normalize_pairs,
-                                 speed_summary, speedups, time_pair, verdict)
 from genobench.report.runner import run_notebook
 
 
-@pytest.mark.parametrize("speedup, status", [(2.0, PASS), (3.5, PASS), (1.999, FAIL),
-                                             (0.8, FAIL), (float("nan"), NOT_MEASURED)])
+@pytest.mark.parametrize(
+    "speedup, status",
+    [(2.0, PASS), (3.5, PASS), (1.999, FAIL), (0.8, FAIL), (float("nan"), NOT_MEASURED)],
+)
 def test_speed_verdict(speedup, status):
     assert verdict(speedup, 2.0) == status
 
@@ -28,7 +39,10 @@ def test_speed_verdict(speedup, status):
 def test_normalize_pairs_defaults_and_errors():
     [p] = normalize_pairs([{"reference": "a", "fast": "a"}])
     assert (p["reference_attention"], p["fast_attention"], p["shared_weights"]) == (
-        "eager", "sdpa", True)
+        "eager",
+        "sdpa",
+        True,
+    )
     assert not normalize_pairs([{"reference": "a", "fast": "b"}])[0]["shared_weights"]
     with pytest.raises(ValueError, match="pairs\\[0\\] must be a mapping"):
         normalize_pairs([{"reference": "a"}])
@@ -41,10 +55,22 @@ def _raw(ref_s, fast_s):
     for role, secs in (("reference", ref_s), ("fast", fast_s)):
         for bucket, times in secs.items():
             for run, t in enumerate(times):
-                rows.append({"pair": "p", "role": role, "model": "m", "attention": role,
-                             "bucket": bucket, "run": run, "seconds": t, "n_seqs": 4,
-                             "n_tokens": 400, "n_residues": 392, "peak_mem_mb": np.nan,
-                             "peak_mem_note": "cpu"})
+                rows.append(
+                    {
+                        "pair": "p",
+                        "role": role,
+                        "model": "m",
+                        "attention": role,
+                        "bucket": bucket,
+                        "run": run,
+                        "seconds": t,
+                        "n_seqs": 4,
+                        "n_tokens": 400,
+                        "n_residues": 392,
+                        "peak_mem_mb": np.nan,
+                        "peak_mem_note": "cpu",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -52,8 +78,12 @@ def test_summary_and_speedup_from_hand_made_times():
     raw = _raw({100: [1.0, 3.0, 2.0], 300: [6.0, 6.0, 6.0]}, {100: [1.0, 1.0, 4.0], 300: [2.0] * 3})
     s = speed_summary(raw).set_index(["role", "bucket"])
     r100 = s.loc[("reference", 100)]
-    assert (r100["total_s_median"], r100["total_s_mean"], r100["total_s_min"],
-            r100["total_s_max"]) == (2.0, 2.0, 1.0, 3.0)
+    assert (
+        r100["total_s_median"],
+        r100["total_s_mean"],
+        r100["total_s_min"],
+        r100["total_s_max"],
+    ) == (2.0, 2.0, 1.0, 3.0)
     assert r100["per_seq_ms_median"] == pytest.approx(500.0)
     assert r100["seqs_per_s_median"] == pytest.approx(2.0)
     assert r100["tokens_per_s_max"] == pytest.approx(400.0)
@@ -93,7 +123,8 @@ def test_time_pair_excludes_warmup_and_measures_a_known_ratio():
     assert len(raw) == 2 * 2 * 2 and set(raw["role"]) == {"reference", "fast"}
     assert raw.loc[raw["bucket"] == 10, "n_tokens"].iloc[0] == 4 * 12
     assert raw["peak_mem_mb"].notna().all() or raw["peak_mem_note"].iloc[0].startswith(
-        "not measured")
+        "not measured"
+    )
     assert emb["reference"].shape == (6, 3)
     sp = speedups(speed_summary(raw.assign(pair="p")), 2.0).set_index("bucket")
     assert 2.0 < sp.loc["all", "speedup"] < 6.0  # about 4 (sleep 0.02 vs 0.005 per batch)
@@ -101,8 +132,9 @@ def test_time_pair_excludes_warmup_and_measures_a_known_ratio():
 
 def test_time_pair_with_a_model_that_did_not_load():
     proteins = pd.DataFrame({"seq": ["A" * 10] * 2, "bucket": [10, 10]})
-    raw, emb = time_pair(None, FakeEncoder("fast", 0.0), proteins, batch_size=2, warmup=0,
-                         num_runs=1)
+    raw, emb = time_pair(
+        None, FakeEncoder("fast", 0.0), proteins, batch_size=2, warmup=0, num_runs=1
+    )
     assert set(raw["role"]) == {"fast"} and set(emb) == {"fast"}
     sp = speedups(speed_summary(raw.assign(pair="p")), 2.0)
     assert (sp["verdict"] == NOT_MEASURED).all()
@@ -135,9 +167,16 @@ def _summary_cell(run_dir):
 def test_smoke_notebook_run(smoke_run):
     run_dir, record = smoke_run("esm_speed")
     assert record["status"] == "ok", record["error"]
-    for name in ("speed.csv", "validation_metrics.csv", "comparison.csv", "speed_runs.csv",
-                 "test_scores.csv", "figures/throughput_by_bucket.html",
-                 "figures/roc_curves.html", "checkpoints/pair0_fast/meta.json"):
+    for name in (
+        "speed.csv",
+        "validation_metrics.csv",
+        "comparison.csv",
+        "speed_runs.csv",
+        "test_scores.csv",
+        "figures/throughput_by_bucket.html",
+        "figures/roc_curves.html",
+        "checkpoints/pair0_fast/meta.json",
+    ):
         assert (run_dir / name).is_file(), name
     runs = pd.read_csv(run_dir / "speed_runs.csv")
     assert set(runs["bucket"]) == {30, 60} and set(runs["attention"]) == {"eager", "sdpa"}
@@ -147,7 +186,8 @@ def test_smoke_notebook_run(smoke_run):
     speed = pd.read_csv(run_dir / "speedup_by_bucket.csv").set_index("bucket")
     for bucket in (30, 60):
         assert speed.loc[str(bucket), "speedup"] == pytest.approx(
-            median["reference", bucket] / median["fast", bucket])
+            median["reference", bucket] / median["fast", bucket]
+        )
     overall = median["reference"].sum() / median["fast"].sum()
     assert speed.loc["all", "speedup"] == pytest.approx(overall)
     assert record["headline"]["metric"].startswith("speedup")
@@ -164,24 +204,27 @@ def test_smoke_notebook_run(smoke_run):
         assert set(part["id"]) == test_ids
         m = metrics.loc[(role, "test")]
         assert m["roc_auc"] == pytest.approx(roc_auc_score(part["label"], part["score"]))
-        assert m["accuracy"] == pytest.approx(accuracy_score(part["label"],
-                                                             part["score"] >= 0.5))
+        assert m["accuracy"] == pytest.approx(accuracy_score(part["label"], part["score"] >= 0.5))
     row = comparison.iloc[0]
     assert row["fast_accuracy"] == pytest.approx(metrics.loc[("fast", "test"), "accuracy"])
-    assert row["accuracy_drop"] == pytest.approx(metrics.loc[("reference", "test"), "accuracy"]
-                                                 - row["fast_accuracy"])
-    assert row["accuracy_drop"] <= 0.05 and row["validation_verdict"] == "PASSED"  # same weights
+    assert row["accuracy_drop"] == pytest.approx(
+        metrics.loc[("reference", "test"), "accuracy"] - row["fast_accuracy"]
+    )
+    assert row["accuracy_drop"] <= 0.05 and row["validation_verdict"] == "PASS"  # same weights
     summary = _summary_cell(run_dir)  # the first code cell: filled in at the end of the run
-    assert "**Speed: " in summary and "**Validation: PASSED**" in summary
-    assert json.loads((run_dir / "summary.json").read_text())["validation"] == "PASSED"
+    assert "**Speed: " in summary and "**Validation: PASS**" in summary
+    assert json.loads((run_dir / "summary.json").read_text())["validation"] == "PASS"
 
 
 @pytest.mark.slow
 def test_notebook_goes_on_when_a_model_cannot_load(in_repo, tmp_path):
     pairs = [{"reference": "local:esm2-tiny", "fast": str(tmp_path / "missing-model")}]
-    record = run_notebook("esm_speed", "params/esm_speed/smoke.yaml",
-                          {"pairs": pairs, "baseline_metrics": None},
-                          reports_dir=tmp_path / "reports")
+    record = run_notebook(
+        "esm_speed",
+        "params/esm_speed/smoke.yaml",
+        {"pairs": pairs, "baseline_metrics": None},
+        reports_dir=tmp_path / "reports",
+    )
     run_dir = tmp_path / "reports" / "runs" / "esm_speed" / "smoke"
     assert record["status"] == "partial", record["error"]  # the failed model is named
     assert "missing-model" in record["error"] and "ModelLoadError" in record["error"]
@@ -197,15 +240,18 @@ def test_notebook_goes_on_when_a_model_cannot_load(in_repo, tmp_path):
 
 @pytest.mark.slow
 def test_notebook_uses_given_baseline_metrics(in_repo, tmp_path):
-    record = run_notebook("esm_speed", "params/esm_speed/smoke.yaml",
-                          {"baseline_metrics": '{"accuracy": 1.0}'},
-                          reports_dir=tmp_path / "reports")
+    record = run_notebook(
+        "esm_speed",
+        "params/esm_speed/smoke.yaml",
+        {"baseline_metrics": '{"accuracy": 1.0}'},
+        reports_dir=tmp_path / "reports",
+    )
     run_dir = tmp_path / "reports" / "runs" / "esm_speed" / "smoke"
     assert record["status"] == "ok", record["error"]
     comparison = pd.read_csv(run_dir / "comparison.csv")
     row = comparison.iloc[0]
     assert row["baseline_source"] == "baseline_metrics" and row["baseline_accuracy"] == 1.0
-    assert row["validation_verdict"] == "FAILED"  # smoke accuracy is far below 1.0
+    assert row["validation_verdict"] == "FAIL"  # smoke accuracy is far below 1.0
     assert "Next steps" in _summary_cell(run_dir)
 
 
@@ -213,8 +259,9 @@ def test_notebook_uses_given_baseline_metrics(in_repo, tmp_path):
 def test_real_smoke_notebook_run(in_repo, tmp_path):
     """Real proteins: buckets from phage Topaz's lengths, phage vs E. coli validation, and
     the datasets' provenance table."""
-    record = run_notebook("esm_speed", "params/esm_speed/real_smoke.yaml",
-                          reports_dir=tmp_path / "reports")
+    record = run_notebook(
+        "esm_speed", "params/esm_speed/real_smoke.yaml", reports_dir=tmp_path / "reports"
+    )
     run_dir = tmp_path / "reports" / "runs" / "esm_speed" / "real_smoke"
     assert record["status"] == "ok", record["error"]
     lengths = sorted(len(r.seq) for r in protein_records("phage_topaz_proteins"))

@@ -7,11 +7,21 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from genobench.benchmarks.esm_speed.classifier import (FORMAT_VERSION, CheckpointError, load_classifier,
-                                  save_classifier, split_indices, train_classifier)
-from genobench.metrics.classification import (FAILED, NO_BASELINE, PASSED,
-                                              accuracy_drop_verdict, baseline_for,
-                                              classification_metrics, load_baseline_metrics)
+from genobench.benchmarks.esm_speed.classifier import (
+    FORMAT_VERSION,
+    CheckpointError,
+    load_classifier,
+    save_classifier,
+    split_indices,
+    train_classifier,
+)
+from genobench.metrics.classification import (
+    accuracy_drop_verdict,
+    baseline_for,
+    classification_metrics,
+    load_baseline_metrics,
+)
+from genobench.status import FAIL, NO_BASELINE, PASS
 
 
 def test_metrics_match_scikit_learn():
@@ -38,21 +48,25 @@ def test_metrics_by_hand_and_edge_cases():
         classification_metrics([0, 2], [0.1, 0.2])
 
 
-@pytest.mark.parametrize("baseline, fast, status", [
-    (0.90, 0.90, PASSED),
-    (0.90, 0.95, PASSED),   # better than baseline
-    (0.90, 0.86, PASSED),   # drop 0.04
-    (0.90, 0.85, PASSED),   # drop exactly the threshold (0.05000000000000004 in floats)
-    (0.90, 0.849, FAILED),  # drop 0.051
-    (0.90, 0.50, FAILED),
-])
+@pytest.mark.parametrize(
+    "baseline, fast, status",
+    [
+        (0.90, 0.90, PASS),
+        (0.90, 0.95, PASS),  # better than baseline
+        (0.90, 0.86, PASS),  # drop 0.04
+        (0.90, 0.85, PASS),  # drop exactly the threshold (0.05000000000000004 in floats)
+        (0.90, 0.849, FAIL),  # drop 0.051
+        (0.90, 0.50, FAIL),
+    ],
+)
 def test_accuracy_drop_threshold(baseline, fast, status):
-    v = accuracy_drop_verdict({"accuracy": fast, "f1": fast}, {"accuracy": baseline, "f1": 0.8},
-                              threshold=0.05)
+    v = accuracy_drop_verdict(
+        {"accuracy": fast, "f1": fast}, {"accuracy": baseline, "f1": 0.8}, threshold=0.05
+    )
     assert v.status == status
     assert v.accuracy_drop == pytest.approx(baseline - fast)
     assert v.deltas["f1"] == pytest.approx(fast - 0.8)
-    assert bool(v.next_steps) == (status == FAILED)
+    assert bool(v.next_steps) == (status == FAIL)
 
 
 def test_no_baseline_reports_the_fast_model_alone():
@@ -99,26 +113,34 @@ def _toy(dim=8, n=120, seed=0):
 def test_classifier_learns_and_checkpoint_round_trips(tmp_path):
     x, y = _toy()
     split = split_indices(y, seed=0)
-    clf, table = train_classifier(x, y, split, "toy-model", seed=0, hidden_layer_sizes=[8],
-                                  alphas=[1e-3, 1.0])
+    clf, table = train_classifier(
+        x, y, split, "toy-model", seed=0, hidden_layer_sizes=[8], alphas=[1e-3, 1.0]
+    )
     assert sum(r["selected"] for r in table) == 1
     assert clf.metrics(x[split["test"]], y[split["test"]])["accuracy"] > 0.85
     folder = save_classifier(clf, tmp_path / "ckpt")
     meta = json.loads((folder / "meta.json").read_text())
     assert (meta["format_version"], meta["embedding_dim"], meta["model_id"]) == (
-        FORMAT_VERSION, 8, "toy-model")
+        FORMAT_VERSION,
+        8,
+        "toy-model",
+    )
     back = load_classifier(folder, expected_dim=8, expected_model_id="toy-model")
     np.testing.assert_allclose(back.predict_proba(x), clf.predict_proba(x))
 
 
 def test_checkpoint_with_wrong_dimension_or_version_is_refused(tmp_path):
     x, y = _toy()
-    clf, _ = train_classifier(x, y, split_indices(y), "toy-model", hidden_layer_sizes=[4],
-                              alphas=[0.01])
+    clf, _ = train_classifier(
+        x, y, split_indices(y), "toy-model", hidden_layer_sizes=[4], alphas=[0.01]
+    )
     folder = save_classifier(clf, tmp_path / "ckpt")
-    with pytest.raises(CheckpointError, match="trained on 8-dimensional embeddings of "
-                                              "'toy-model', but these embeddings are "
-                                              "16-dimensional"):
+    with pytest.raises(
+        CheckpointError,
+        match="trained on 8-dimensional embeddings of "
+        "'toy-model', but these embeddings are "
+        "16-dimensional",
+    ):
         load_classifier(folder, expected_dim=16)
     with pytest.raises(CheckpointError, match="trained on embeddings of 'toy-model', not 'other'"):
         load_classifier(folder, expected_model_id="other")
@@ -126,8 +148,9 @@ def test_checkpoint_with_wrong_dimension_or_version_is_refused(tmp_path):
         clf.predict_proba(np.zeros((2, 5)))
     meta = json.loads((folder / "meta.json").read_text())
     (folder / "meta.json").write_text(json.dumps({**meta, "format_version": 99}))
-    with pytest.raises(CheckpointError, match="format version 99, this genobench reads "
-                                              f"version {FORMAT_VERSION}"):
+    with pytest.raises(
+        CheckpointError, match=f"format version 99, this genobench reads version {FORMAT_VERSION}"
+    ):
         load_classifier(folder)
     with pytest.raises(CheckpointError, match="not a classifier checkpoint"):
         load_classifier(tmp_path)

@@ -18,9 +18,14 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert list(dict.fromkeys(metrics["model"])) == models
     assert set(metrics["region_type"]) == {"all", "coding", "splice", "promoter", "intergenic"}
     assert set(scores.groupby("model")["method"].unique()["planted-nt"]) == {
-        "embedding_distance", "embedding_distance_local", "masked_marginal"}
+        "embedding_distance",
+        "embedding_distance_local",
+        "masked_marginal",
+    }
     assert set(scores.groupby("model")["method"].unique()["planted-mistral"]) == {
-        "log_likelihood_ratio", "embedding_distance"}
+        "log_likelihood_ratio",
+        "embedding_distance",
+    }
     n_variants = len(scores[(scores["model"] == "kmer-markov")])
     assert n_variants == 4 * (6 + 10)
     # every AUROC and AUPRC recomputed with scikit-learn from the written scores
@@ -31,9 +36,11 @@ def test_smoke_run_writes_every_output(smoke_run):
             row = indexed.loc[(model, method, region)]
             assert row["n"] == len(part) and row["n_pathogenic"] == part["label"].sum()
             assert row["auroc"] == pytest.approx(
-                roc_auc_score(part["label"], part["pathogenicity"]), abs=1e-12)
+                roc_auc_score(part["label"], part["pathogenicity"]), abs=1e-12
+            )
             assert row["auprc"] == pytest.approx(
-                average_precision_score(part["label"], part["pathogenicity"]), abs=1e-12)
+                average_precision_score(part["label"], part["pathogenicity"]), abs=1e-12
+            )
             assert row["auroc_low"] <= row["auroc"] <= row["auroc_high"]
     comparison = pd.read_csv(run_dir / "model_comparison.csv")
     assert list(comparison["model"]) == models
@@ -54,11 +61,15 @@ def test_ref_mismatch_fails_the_run_with_the_row(in_repo, tmp_path):
     fa = tmp_path / "g.fa"
     fa.write_text(">chr1\n" + "ACGT" * 50 + "\n")
     bad = tmp_path / "v.csv"
-    bad.write_text("chrom,pos,ref,alt,label,region_type\nchr1,3,G,A,1,coding\n"
-                   "chr1,5,C,G,0,coding\n")
-    record = run_notebook("gfm_zeroshot", "params/gfm_zeroshot/smoke.yaml",
-                          {"reference": str(fa), "variants": str(bad), "models": ["kmer-markov"]},
-                          reports_dir=tmp_path / "reports")
+    bad.write_text(
+        "chrom,pos,ref,alt,label,region_type\nchr1,3,G,A,1,coding\nchr1,5,C,G,0,coding\n"
+    )
+    record = run_notebook(
+        "gfm_zeroshot",
+        "params/gfm_zeroshot/smoke.yaml",
+        {"reference": str(fa), "variants": str(bad), "models": ["kmer-markov"]},
+        reports_dir=tmp_path / "reports",
+    )
     assert record["status"] == "failed"
     assert "line 3 (chr1:5 C>G): ref allele 'C' does not match" in record["error"]
 
@@ -68,24 +79,33 @@ def test_user_reference_and_variants(in_repo, tmp_path):
     fa = tmp_path / "g.fa"
     fa.write_text(">chr1\n" + "ACGTTGCA" * 40 + "\n")
     v = tmp_path / "v.csv"
-    v.write_text("chrom,pos,ref,alt,label,region_type\nchr1,1,A,G,1,coding\n"
-                 "chr1,2,C,T,0,coding\nchr1,320,A,C,1,intergenic\nchr1,100,T,A,0,intergenic\n")
-    record = run_notebook("gfm_zeroshot", "params/gfm_zeroshot/smoke.yaml",
-                          {"reference": str(fa), "variants": str(v), "models": ["kmer-markov"],
-                           "n_bootstrap": 10}, reports_dir=tmp_path / "reports")
+    v.write_text(
+        "chrom,pos,ref,alt,label,region_type\nchr1,1,A,G,1,coding\n"
+        "chr1,2,C,T,0,coding\nchr1,320,A,C,1,intergenic\nchr1,100,T,A,0,intergenic\n"
+    )
+    record = run_notebook(
+        "gfm_zeroshot",
+        "params/gfm_zeroshot/smoke.yaml",
+        {"reference": str(fa), "variants": str(v), "models": ["kmer-markov"], "n_bootstrap": 10},
+        reports_dir=tmp_path / "reports",
+    )
     assert record["status"] == "ok", record["error"]
-    scores = pd.read_csv(tmp_path / "reports" / "runs" / "gfm_zeroshot" / "smoke" /
-                         "variant_scores.csv")
+    scores = pd.read_csv(
+        tmp_path / "reports" / "runs" / "gfm_zeroshot" / "smoke" / "variant_scores.csv"
+    )
     assert len(scores) == 4 and scores["raw_score"].notna().all()
 
 
 @pytest.mark.slow
-def test_a_model_that_cannot_load_is_a_failed_row_of_a_partial_run(in_repo, tmp_path,
-                                                                    monkeypatch):
+def test_a_model_that_cannot_load_is_a_failed_row_of_a_partial_run(in_repo, tmp_path, monkeypatch):
     # Caduceus needs mamba_ssm (CUDA only); with it installed, the offline hub fails instead
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    record = run_notebook("gfm_zeroshot", "params/gfm_zeroshot/smoke.yaml",
-                          {"models": ["caduceus", "kmer-markov"]}, reports_dir=tmp_path)
+    record = run_notebook(
+        "gfm_zeroshot",
+        "params/gfm_zeroshot/smoke.yaml",
+        {"models": ["caduceus", "kmer-markov"]},
+        reports_dir=tmp_path,
+    )
     run_dir = tmp_path / "runs" / "gfm_zeroshot" / "smoke"
     assert record["status"] == "partial", record["error"]
     assert record["error"].startswith("1 failed: caduceus (")
@@ -98,9 +118,11 @@ def test_a_model_that_cannot_load_is_a_failed_row_of_a_partial_run(in_repo, tmp_
     assert timing.loc["caduceus", "status"] == "failed"
     assert timing.loc["kmer-markov", "status"] == "ok"
 
+
 def test_real_smoke_run_scores_stop_gain_against_synonymous(in_repo, tmp_path):
-    record = run_notebook("gfm_zeroshot", "params/gfm_zeroshot/real_smoke.yaml",
-                          reports_dir=tmp_path / "reports")
+    record = run_notebook(
+        "gfm_zeroshot", "params/gfm_zeroshot/real_smoke.yaml", reports_dir=tmp_path / "reports"
+    )
     run_dir = tmp_path / "reports" / "runs" / "gfm_zeroshot" / "real_smoke"
     assert record["status"] == "ok", record["error"]
     scores = pd.read_csv(run_dir / "variant_scores.csv")

@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from genobench.benchmarks.gfm_zeroshot.scorers import (
+    HFModel,
+    build_model,
+    cosine_distance,
+    window_from_pair,
+)
 from genobench.data.variants import VariantWindow
-from genobench.benchmarks.gfm_zeroshot.scorers import HFModel, build_model, cosine_distance, window_from_pair
-from genobench.models.standins import standin_tokenizer, train_standin
 from genobench.models.local import build_local_model, local_model_path
 from genobench.models.registry import ModelSpec, load_registry
+from genobench.models.standins import standin_tokenizer, train_standin
 
 REF = "ACGTTGCAAGCTTACGGATCCATGCAAGTTCGAT" * 2
 ALT = REF[:30] + ("A" if REF[30] != "A" else "C") + REF[31:]
@@ -18,10 +23,21 @@ GENOME = {"chr1": "ACGTTGCAAGCTTACGGATCCATGCAAGTTCGATTTGACCA" * 30}
 
 
 def spec(**kw):
-    base = dict(name="m", hub_id="", type="encoder", family="bert", params=1, embedding_dim=64,
-                max_length=512, tokenization="char", zero_shot_method="embedding_distance",
-                trust_remote_code=False, needs_4bit=False,
-                extra_methods=("embedding_distance_local", "masked_marginal"), masked_lm=True)
+    base = dict(
+        name="m",
+        hub_id="",
+        type="encoder",
+        family="bert",
+        params=1,
+        embedding_dim=64,
+        max_length=512,
+        tokenization="char",
+        zero_shot_method="embedding_distance",
+        trust_remote_code=False,
+        needs_4bit=False,
+        extra_methods=("embedding_distance_local", "masked_marginal"),
+        masked_lm=True,
+    )
     return ModelSpec(**{**base, **kw})
 
 
@@ -34,9 +50,16 @@ def bert(tmp_path_factory):
 @pytest.fixture(scope="module")
 def mistral(tmp_path_factory):
     path = build_local_model(tmp_path_factory.mktemp("m") / "mistral", "mistral", seed=3)
-    return HFModel(spec(hub_id=str(path), type="causal", family="mistral", masked_lm=False,
-                        zero_shot_method="log_likelihood_ratio",
-                        extra_methods=("embedding_distance",))).load()
+    return HFModel(
+        spec(
+            hub_id=str(path),
+            type="causal",
+            family="mistral",
+            masked_lm=False,
+            zero_shot_method="log_likelihood_ratio",
+            extra_methods=("embedding_distance",),
+        )
+    ).load()
 
 
 def test_cosine_distance_of_identical_vectors_is_zero():
@@ -92,15 +115,17 @@ def test_embedding_is_mean_over_sequence_tokens(bert):
 
 
 def test_batched_scores_equal_one_by_one(bert, mistral):
-    windows = [window_from_pair(REF, ALT), window_from_pair(REF[:40], ALT[:40]),
-               window_from_pair(REF[5:], ALT[5:])]
+    windows = [
+        window_from_pair(REF, ALT),
+        window_from_pair(REF[:40], ALT[:40]),
+        window_from_pair(REF[5:], ALT[5:]),
+    ]
     for model in (bert, mistral):
         together = model.score_windows(windows, batch_size=3)
         for i, w in enumerate(windows):
             alone = model.score_windows([w], batch_size=1)
             for method, values in together.items():
-                assert values[i] == pytest.approx(alone[method][0], abs=1e-5), (model.name,
-                                                                                 method)
+                assert values[i] == pytest.approx(alone[method][0], abs=1e-5), (model.name, method)
 
 
 def test_unknown_method_is_refused(mistral):
@@ -113,8 +138,7 @@ def test_kmer_tokenizer_masked_marginal_uses_the_kmer_token(tmp_path):
     train_standin(path, "nt", GENOME, steps=0, kmer=3, seq_len=48)
     model = HFModel(spec(hub_id=str(path), family="nt", tokenization="kmer3")).load()
     enc = model.tokenizer("ACGTTGCAA")
-    assert model.tokenizer.convert_ids_to_tokens(enc["input_ids"]) == [
-        "[CLS]", "ACG", "TTG", "CAA"]
+    assert model.tokenizer.convert_ids_to_tokens(enc["input_ids"]) == ["[CLS]", "ACG", "TTG", "CAA"]
     offsets = model._encode(["ACGTTGCAA"])[2]
     c2t = model._char_to_token("ACGTTGCAA", offsets[0], torch.tensor([1, 0, 0, 0]))
     assert c2t.tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3]
@@ -133,25 +157,31 @@ def test_kmer_tokenizer_masked_marginal_uses_the_kmer_token(tmp_path):
 def test_kmer_tokenizer_leftovers_and_n():
     tok = standin_tokenizer("nt", "kmer", 3)
     assert tok.convert_ids_to_tokens(tok("ACGTNACGTA")["input_ids"]) == [
-        "[CLS]", "ACG", "T", "N", "ACG", "T", "A"]
+        "[CLS]",
+        "ACG",
+        "T",
+        "N",
+        "ACG",
+        "T",
+        "A",
+    ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["planted-bert", "planted-nt", "planted-mistral",
-                                  "planted-mamba"])
+@pytest.mark.parametrize("name", ["planted-bert", "planted-nt", "planted-mistral", "planted-mamba"])
 def test_stand_ins_train_cache_and_load_through_the_wrappers(name):
     reg = load_registry()
     entry = reg[name]
-    quick = dataclasses.replace(entry, standin={**entry.standin, "steps": 3, "batch_size": 2,
-                                                "seq_len": 48})
+    quick = dataclasses.replace(
+        entry, standin={**entry.standin, "steps": 3, "batch_size": 2, "seq_len": 48}
+    )
     model = build_model(quick, reference=GENOME).load()
     first = local_model_path(name, reference=GENOME, standin=quick.standin)
     assert (first / "training.json").is_file()
     mtime = (first / "training.json").stat().st_mtime_ns
     again = local_model_path(name, reference=GENOME, standin=quick.standin)
     assert again == first and (again / "training.json").stat().st_mtime_ns == mtime  # cached
-    w = VariantWindow(0, 20, GENOME["chr1"][:48], GENOME["chr1"][:20] + "A"
-                      + GENOME["chr1"][21:48])
+    w = VariantWindow(0, 20, GENOME["chr1"][:48], GENOME["chr1"][:20] + "A" + GENOME["chr1"][21:48])
     if w.ref_seq[20] == "A":
         w = VariantWindow(0, 20, w.ref_seq, w.ref_seq[:20] + "C" + w.ref_seq[21:])
     scores = model.score_windows([w])

@@ -2,13 +2,23 @@ import pandas as pd
 import pytest
 import torch
 
-from genobench.benchmarks.gradient_check import CRITERIA, error_metrics, gradient_check, random_problem, verdicts
+from genobench.benchmarks.gradient_check import (
+    CRITERIA,
+    error_metrics,
+    gradient_check,
+    random_problem,
+    verdicts,
+)
 
 
 def grads(log_z, cum, transition, duration):
     t = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
-    return {"log_z": t(log_z), "grad_cum_scores": t(cum), "grad_transition": t(transition),
-            "grad_duration_bias": t(duration)}
+    return {
+        "log_z": t(log_z),
+        "grad_cum_scores": t(cum),
+        "grad_transition": t(transition),
+        "grad_duration_bias": t(duration),
+    }
 
 
 def test_error_metrics_by_hand():
@@ -23,10 +33,15 @@ def test_error_metrics_by_hand():
     # near-zero entry: 1e-6 absolute is 100 % relative, the reason MAE is the criterion
     assert e["grad_cum_scores_max_elem_rel_err"] == pytest.approx(1.0)
     v = verdicts(e)
-    assert v == {"log_z_max_rel_err_pass": "FAIL", "grad_transition_max_rel_err_pass": "FAIL",
-                 "grad_duration_bias_max_rel_err_pass": "FAIL", "grad_cum_scores_mae_pass": "FAIL"}
+    assert v == {
+        "log_z_max_rel_err_pass": "FAIL",
+        "grad_transition_max_rel_err_pass": "FAIL",
+        "grad_duration_bias_max_rel_err_pass": "FAIL",
+        "grad_cum_scores_mae_pass": "FAIL",
+    }
     assert verdicts({k: limit / 2 for k, limit in CRITERIA.items()}) == {
-        f"{k}_pass": "PASS" for k in CRITERIA}
+        f"{k}_pass": "PASS" for k in CRITERIA
+    }
 
 
 def test_random_problem_is_seeded_with_variable_lengths():
@@ -46,7 +61,9 @@ def test_reference_passes_against_naive_dp():
 def test_gradient_check_notebook_smoke(in_repo, tmp_path):
     from genobench.report.runner import run_notebook
 
-    record = run_notebook("gradient_check", "params/gradient_check/smoke.yaml", reports_dir=tmp_path)
+    record = run_notebook(
+        "gradient_check", "params/gradient_check/smoke.yaml", reports_dir=tmp_path
+    )
     assert record["status"] == "ok", record["error"]
     run_dir = tmp_path / "runs" / "gradient_check" / "smoke"
     table = pd.read_csv(run_dir / "gradient_check.csv")

@@ -18,12 +18,16 @@ def _errors(ref: dict, other: dict) -> dict[str, float]:
     def max_rel(name):
         return np.abs(r[name] - o[name]).max() / np.abs(r[name]).max()
 
-    return {"log_z_max_rel_err": (np.abs(r["log_z"] - o["log_z"]) / np.abs(r["log_z"])).max(),
-            "grad_transition_max_rel_err": max_rel("grad_transition"),
-            "grad_duration_bias_max_rel_err": max_rel("grad_duration_bias"),
-            "grad_cum_scores_mae": diff.mean(), "grad_cum_scores_max_abs_err": diff.max(),
-            "grad_cum_scores_max_elem_rel_err":
-                (diff / np.maximum(np.abs(r["grad_cum_scores"]), 1e-30)).max()}
+    return {
+        "log_z_max_rel_err": (np.abs(r["log_z"] - o["log_z"]) / np.abs(r["log_z"])).max(),
+        "grad_transition_max_rel_err": max_rel("grad_transition"),
+        "grad_duration_bias_max_rel_err": max_rel("grad_duration_bias"),
+        "grad_cum_scores_mae": diff.mean(),
+        "grad_cum_scores_max_abs_err": diff.max(),
+        "grad_cum_scores_max_elem_rel_err": (
+            diff / np.maximum(np.abs(r["grad_cum_scores"]), 1e-30)
+        ).max(),
+    }
 
 
 @pytest.mark.slow
@@ -36,8 +40,9 @@ def test_smoke_errors_are_recomputed_from_the_written_shapes(smoke_run):
     seed = params.get("seed", 0)
     for i, row in table.iterrows():
         assert row["candidate"] == "naive" and row["dtype"] == "float64"  # no GPU here
-        problem = random_problem(row["B"], row["T"], row["K"], row["C"], seed + i,
-                                 dtype=torch.float64)
+        problem = random_problem(
+            row["B"], row["T"], row["K"], row["C"], seed + i, dtype=torch.float64
+        )
         expected = _errors(run_backend("reference", problem), run_backend("naive", problem))
         for name, value in expected.items():
             # the same seeded problem on the same CPU: the same float64 round-off

@@ -16,20 +16,36 @@ from genobench.data.metagenome import metagenome_csv
 from genobench.models.loading import QUANT_MODES, STANDARD, load_model
 from genobench.models.local import resolve_model
 
-OUTPUTS = ["performance_metrics.csv", "cluster_labels.csv", "quality/quality_metrics.csv",
-           "quality/distribution_statistics.csv", "quality/layer_similarity.csv",
-           "binning_metrics.csv", "quant_summary.csv", "best_performers.csv",
-           "selected_fragments.csv", "headline.json",
-           "figures/throughput_comparison.html", "figures/memory_comparison.html",
-           "figures/pareto_tradeoff.html", "figures/divergence_comparison.html",
-           "figures/cosine_by_layer.html"] + [f"figures/umap_{m}.html" for m in QUANT_MODES]
+OUTPUTS = [
+    "performance_metrics.csv",
+    "cluster_labels.csv",
+    "quality/quality_metrics.csv",
+    "quality/distribution_statistics.csv",
+    "quality/layer_similarity.csv",
+    "binning_metrics.csv",
+    "quant_summary.csv",
+    "best_performers.csv",
+    "selected_fragments.csv",
+    "headline.json",
+    "figures/throughput_comparison.html",
+    "figures/memory_comparison.html",
+    "figures/pareto_tradeoff.html",
+    "figures/divergence_comparison.html",
+    "figures/cosine_by_layer.html",
+] + [f"figures/umap_{m}.html" for m in QUANT_MODES]
 
 
 @pytest.fixture(scope="module")
 def setup():
     path = resolve_model("local:genomic-lm-tiny")
-    df = select_fragments(load_fragments(metagenome_csv(
-        n_genomes=4, fragments_per_genome=12, min_length=300, max_length=600)), 3, 6, seed=0)
+    df = select_fragments(
+        load_fragments(
+            metagenome_csv(n_genomes=4, fragments_per_genome=12, min_length=300, max_length=600)
+        ),
+        3,
+        6,
+        seed=0,
+    )
     _, tok = load_model(path)
     seqs = df["seq"].tolist()
     batches = q.encode_batches(tok, seqs, 4, 96)
@@ -67,8 +83,11 @@ def test_the_reference_reports_its_own_statistics_and_no_comparison(setup, refer
     p = np.exp(logp)
     m = ref.token_metrics
     assert "kl_mean" not in m and "top1_agreement" not in m  # nothing to compare it with
-    assert m["n_tokens"] == len(targets) == sum(int(b.attention_mask.sum()) - len(b.index)
-                                                for b in fid)
+    assert (
+        m["n_tokens"]
+        == len(targets)
+        == sum(int(b.attention_mask.sum()) - len(b.index) for b in fid)
+    )
     assert m["entropy_base_mean"] == pytest.approx(np.mean([stats.entropy(r) for r in p]))
     assert m["top_p_base_mean"] == pytest.approx(p.max(1).mean())
     assert m["ppl_base"] == pytest.approx(np.exp(-logp[np.arange(len(targets)), targets].mean()))
@@ -96,8 +115,9 @@ def test_the_reference_reports_its_own_statistics_and_no_comparison(setup, refer
 def test_two_loads_of_the_standard_model_agree_exactly(setup, reference):
     path, seqs, tok, batches, fid = setup
     ref = reference
-    again = q.run_mode(path, STANDARD, batches, fid, reference=ref, warmup_batches=0,
-                       progress=False)
+    again = q.run_mode(
+        path, STANDARD, batches, fid, reference=ref, warmup_batches=0, progress=False
+    )
     m = again.token_metrics
     # a CPU forward is deterministic: the same weights give bit-identical distributions
     assert m["kl_max"] == 0 and m["js_mean"] == 0 and m["top1_agreement"] == 1.0
@@ -115,19 +135,20 @@ def test_a_known_change_of_the_model_gives_the_worked_values(setup, reference, t
         model.model.norm.weight.mul_(0.5)
     model.save_pretrained(tmp_path / "half")
     tokenizer.save_pretrained(tmp_path / "half")
-    r = q.run_mode(str(tmp_path / "half"), STANDARD, batches, fid, reference=ref,
-                   progress=False)
+    r = q.run_mode(str(tmp_path / "half"), STANDARD, batches, fid, reference=ref, progress=False)
     logp = torch.cat(ref.logprobs).double().numpy()
     targets = torch.cat(ref.targets).numpy()
     p = np.exp(logp)
     q_half = scipy_softmax(logp / 2, axis=1)
     m = r.token_metrics
-    assert m["kl_mean"] == pytest.approx(np.mean([stats.entropy(a, b) for a, b in zip(p, q_half)]),
-                                         rel=1e-4)
+    assert m["kl_mean"] == pytest.approx(
+        np.mean([stats.entropy(a, b) for a, b in zip(p, q_half)]), rel=1e-4
+    )
     assert m["top1_agreement"] == 1.0  # halving keeps the order of the logits
     rows = np.arange(len(targets))
-    assert m["ppl_ratio"] == pytest.approx(np.exp(np.mean(
-        logp[rows, targets] - np.log(q_half[rows, targets]))), rel=1e-4)
+    assert m["ppl_ratio"] == pytest.approx(
+        np.exp(np.mean(logp[rows, targets] - np.log(q_half[rows, targets]))), rel=1e-4
+    )
     row = q.quality_row(r, ref)
     assert row["embedding_cosine_mean"] == pytest.approx(1.0, abs=1e-6)
     assert row["embedding_snr_db"] == pytest.approx(10 * math.log10(4), abs=1e-4)
@@ -145,16 +166,20 @@ def test_a_known_change_of_the_model_gives_the_worked_values(setup, reference, t
 # CPUs' bitsandbytes kernels (AVX512 paths round differently); 1 - cosine up to 10x the
 # measured value (also squared error); top-1 at most 3 binomial standard errors below
 # the measured agreement.
-FIDELITY = {"8bit": dict(kl=6.2e-7, top1=0.988, cos=0.99993, snr=38.7),
-            "4bit_nf4": dict(kl=9.0e-5, top1=0.901, cos=0.9894, snr=16.7)}
+FIDELITY = {
+    "8bit": dict(kl=6.2e-7, top1=0.988, cos=0.99993, snr=38.7),
+    "4bit_nf4": dict(kl=9.0e-5, top1=0.901, cos=0.9894, snr=16.7),
+}
 
 
 @pytest.fixture(scope="module")
 def quantized(setup, reference):
     path, seqs, tok, batches, fid = setup
     ref = reference
-    return ref, {mode: q.run_mode(path, mode, batches, fid, reference=ref, progress=False)
-                 for mode in (*FIDELITY, "4bit_fp4")}
+    return ref, {
+        mode: q.run_mode(path, mode, batches, fid, reference=ref, progress=False)
+        for mode in (*FIDELITY, "4bit_fp4")
+    }
 
 
 @pytest.mark.parametrize("mode", list(FIDELITY))
@@ -220,19 +245,28 @@ def test_pareto_front():
 
 
 def test_summary_and_best_performers_tables():
-    perf = pd.DataFrame({"mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"],
-                         "status": ["ok", "ok", "ok", "skipped"],
-                         "tokens_per_s": [100.0, 40.0, 80.0, np.nan],
-                         "seqs_per_s": [1.0, 0.4, 0.8, np.nan],
-                         "latency_median_s": [1.0, 2.5, 1.2, np.nan],
-                         "peak_mem_GB": [1.0, 0.6, 0.4, np.nan],
-                         "footprint_GB": [4.0, 2.0, 1.0, np.nan],
-                         "tokens_per_joule": [np.nan] * 4})
-    quality = pd.DataFrame({"mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"],
-                            "kl_mean": [0.0, 0.001, 0.01, np.nan],
-                            "top1_agreement": [1.0, 0.99, 0.95, np.nan]})
-    binning = pd.DataFrame({"mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"],
-                            "ari": [0.9, 0.9, 0.8, np.nan]})
+    perf = pd.DataFrame(
+        {
+            "mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"],
+            "status": ["ok", "ok", "ok", "skipped"],
+            "tokens_per_s": [100.0, 40.0, 80.0, np.nan],
+            "seqs_per_s": [1.0, 0.4, 0.8, np.nan],
+            "latency_median_s": [1.0, 2.5, 1.2, np.nan],
+            "peak_mem_GB": [1.0, 0.6, 0.4, np.nan],
+            "footprint_GB": [4.0, 2.0, 1.0, np.nan],
+            "tokens_per_joule": [np.nan] * 4,
+        }
+    )
+    quality = pd.DataFrame(
+        {
+            "mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"],
+            "kl_mean": [0.0, 0.001, 0.01, np.nan],
+            "top1_agreement": [1.0, 0.99, 0.95, np.nan],
+        }
+    )
+    binning = pd.DataFrame(
+        {"mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"], "ari": [0.9, 0.9, 0.8, np.nan]}
+    )
     s = q.summary_table(perf, quality, binning)
     assert s.set_index("mode").loc["4bit_nf4", "speedup_vs_standard"] == pytest.approx(0.8)
     assert s.set_index("mode").loc["4bit_nf4", "ari_delta"] == pytest.approx(-0.1)
@@ -248,13 +282,15 @@ def test_summary_and_best_performers_tables():
 def assert_ari_recomputed(run_dir, name_column):
     """ARI of every written clustering, recomputed with scikit-learn from the labels."""
     truth = pd.read_csv(run_dir / "selected_fragments.csv")
-    labels = pd.read_csv(run_dir / "cluster_labels.csv").merge(truth, on="fragment_id",
-                                                               validate="many_to_one")
+    labels = pd.read_csv(run_dir / "cluster_labels.csv").merge(
+        truth, on="fragment_id", validate="many_to_one"
+    )
     metrics = pd.read_csv(run_dir / "binning_metrics.csv").set_index(name_column)
     for name, part in labels.groupby(name_column):
         assert len(part) == len(truth)
         assert metrics.loc[name, "ari"] == pytest.approx(
-            adjusted_rand_score(part["genome_id"], part["cluster"]), abs=1e-12), name
+            adjusted_rand_score(part["genome_id"], part["cluster"]), abs=1e-12
+        ), name
     return metrics
 
 
@@ -269,8 +305,9 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert (perf["status"] == "ok").all()  # bitsandbytes runs all five modes on CPU
     assert perf["avg_power_W"].isna().all()  # CPU: missing with the reason, never 0
     assert perf["power_status"].str.contains("NVML measures NVIDIA GPUs only").all()
-    assert perf["tokens_per_s"].tolist() == pytest.approx((perf["n_tokens"] / perf["timed_s"]
-                                                           ).tolist())
+    assert perf["tokens_per_s"].tolist() == pytest.approx(
+        (perf["n_tokens"] / perf["timed_s"]).tolist()
+    )
     quality = pd.read_csv(run_dir / "quality/quality_metrics.csv").set_index("mode")
     assert np.isnan(quality.loc["standard", "kl_mean"])  # the reference is not compared
     assert (quality.drop("standard")["kl_mean"] > 0).all()
@@ -280,15 +317,19 @@ def test_smoke_run_writes_every_output(smoke_run):
     base = perf.set_index("mode").loc["standard"]
     for mode, row in perf.set_index("mode").iterrows():
         assert summary.loc[mode, "speedup_vs_standard"] == pytest.approx(
-            row["tokens_per_s"] / base["tokens_per_s"])
+            row["tokens_per_s"] / base["tokens_per_s"]
+        )
         assert summary.loc[mode, "footprint_ratio"] == pytest.approx(
-            row["footprint_GB"] / base["footprint_GB"])
+            row["footprint_GB"] / base["footprint_GB"]
+        )
     binning = assert_ari_recomputed(run_dir, "mode")
     assert len(binning) == len(QUANT_MODES)
     for mode in QUANT_MODES:
         assert summary.loc[mode, "ari_delta"] == pytest.approx(
-            binning.loc[mode, "ari"] - binning.loc["standard", "ari"])
+            binning.loc[mode, "ari"] - binning.loc["standard", "ari"]
+        )
     layers = pd.read_csv(run_dir / "quality/distribution_statistics.csv")
     assert {"mean", "std", "min", "max", "abs_max", "kurtosis"} <= set(layers.columns)
     assert set(pd.read_csv(run_dir / "quality/layer_similarity.csv")["mode"]) == set(
-        QUANT_MODES) - {"standard"}
+        QUANT_MODES
+    ) - {"standard"}

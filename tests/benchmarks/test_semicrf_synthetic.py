@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from genobench.data.gene_structure import GeneStructureConfig, generate
 from genobench.benchmarks.semicrf_synthetic import SegmentationModel, TrainConfig, train_model
 from genobench.benchmarks.semicrf_synthetic.encoders import build_encoder, reverse_padded
 from genobench.benchmarks.semicrf_synthetic.heads import SemiCRFHead, TorchCRFHead, build_head
@@ -16,6 +15,7 @@ from genobench.benchmarks.semicrf_synthetic.mamba_stub import (
     selective_scan,
     selective_scan_naive,
 )
+from genobench.data.gene_structure import GeneStructureConfig, generate
 
 
 def scan_inputs(batch=2, length=53, d=6, n=4, decay_scale=1.0, seed=0, dtype=torch.float64):
@@ -33,8 +33,9 @@ def scan_inputs(batch=2, length=53, d=6, n=4, decay_scale=1.0, seed=0, dtype=tor
 def test_chunked_scan_matches_the_sequential_scan(length, chunk):
     u, delta, A, B, C, D = scan_inputs(length=length)
     expected = selective_scan_naive(u, delta, A, B, C, D)
-    assert torch.allclose(selective_scan(u, delta, A, B, C, D, chunk_size=chunk), expected,
-                          rtol=1e-10, atol=1e-10)
+    assert torch.allclose(
+        selective_scan(u, delta, A, B, C, D, chunk_size=chunk), expected, rtol=1e-10, atol=1e-10
+    )
 
 
 def test_chunked_scan_gradients_match():
@@ -96,7 +97,9 @@ def test_encoders_ignore_padding(name):
     assert torch.allclose(short[1, :20], alone[0], atol=1e-5)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mamba_ssm") is not None, reason="mamba-ssm is installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("mamba_ssm") is not None, reason="mamba-ssm is installed"
+)
 def test_mamba_encoder_without_mamba_ssm_says_what_to_do():
     with pytest.raises(RuntimeError, match="mamba-ssm.*mamba_stub"):
         build_encoder("mamba", 5, 8, 1)
@@ -124,7 +127,8 @@ def test_linear_semicrf_matches_pytorch_crf_loss_and_decoding():
         reference.crf.start_transitions.zero_()
         reference.crf.end_transitions.zero_()
     assert linear.loss(emissions, lengths, labels).item() == pytest.approx(
-        reference.loss(emissions, lengths, labels).item(), rel=1e-10)
+        reference.loss(emissions, lengths, labels).item(), rel=1e-10
+    )
     # and directly against torchcrf's mean NLL
     mask = torch.arange(length)[None] < lengths[:, None]
     nll = -reference.crf(emissions, labels, mask=mask, reduction="mean")
@@ -153,16 +157,36 @@ def test_heads_train_step_and_decode(head):
 
 @pytest.fixture(scope="module")
 def tiny_data():
-    return generate(GeneStructureConfig(num_train=6, num_val=2, num_test=2, seq_length=120,
-                                        duration_scale=0.02, composition_strength=3.0))
+    return generate(
+        GeneStructureConfig(
+            num_train=6,
+            num_val=2,
+            num_test=2,
+            seq_length=120,
+            duration_scale=0.02,
+            composition_strength=3.0,
+        )
+    )
 
 
 def _train(tmp, data, epochs, name="semicrf", resume=True):
     torch.manual_seed(0)
     model = SegmentationModel(name, 3, 5, "bilstm", 8, 1, max_duration=8, backend="reference")
-    config = TrainConfig(epochs=epochs, batch_size=4, lr=0.01, seed=3, log_every=1, tolerances=(0, 2))
-    result = train_model(name, model, data["train"], data["val"], config, tmp, 3, resume=resume,
-                         spec={"k": 8}, log=lambda line: None)
+    config = TrainConfig(
+        epochs=epochs, batch_size=4, lr=0.01, seed=3, log_every=1, tolerances=(0, 2)
+    )
+    result = train_model(
+        name,
+        model,
+        data["train"],
+        data["val"],
+        config,
+        tmp,
+        3,
+        resume=resume,
+        spec={"k": 8},
+        log=lambda line: None,
+    )
     return model, result
 
 
@@ -189,11 +213,30 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, tiny_data):
     model = SegmentationModel("semicrf", 3, 5, "bilstm", 8, 1, max_duration=8, backend="reference")
     config = TrainConfig(epochs=2, batch_size=4, lr=0.05, seed=3, tolerances=(0, 2))
     with pytest.raises(ValueError, match="other settings"):
-        train_model("semicrf", model, tiny_data["train"], tiny_data["val"], config, tmp_path, 3,
-                    spec={"k": 8}, log=lambda line: None)
+        train_model(
+            "semicrf",
+            model,
+            tiny_data["train"],
+            tiny_data["val"],
+            config,
+            tmp_path,
+            3,
+            spec={"k": 8},
+            log=lambda line: None,
+        )
     # resume=False starts afresh
-    result = train_model("semicrf", model, tiny_data["train"], tiny_data["val"], config, tmp_path, 3,
-                         resume=False, spec={"k": 8}, log=lambda line: None)
+    result = train_model(
+        "semicrf",
+        model,
+        tiny_data["train"],
+        tiny_data["val"],
+        config,
+        tmp_path,
+        3,
+        resume=False,
+        spec={"k": 8},
+        log=lambda line: None,
+    )
     assert result.resumed_from_epoch == 0 and len(result.history) == 2
 
 
@@ -202,8 +245,16 @@ def test_log_lines_every_log_every_steps(tmp_path, tiny_data):
     torch.manual_seed(0)
     model = SegmentationModel("softmax", 3, 5, "bilstm", 8, 1)
     config = TrainConfig(epochs=2, batch_size=2, log_every=2, tolerances=(0,))
-    result = train_model("softmax", model, tiny_data["train"], tiny_data["val"], config, tmp_path, 3,
-                         log=lines.append)
+    result = train_model(
+        "softmax",
+        model,
+        tiny_data["train"],
+        tiny_data["val"],
+        config,
+        tmp_path,
+        3,
+        log=lines.append,
+    )
     step_lines = [line for line in lines if " step " in line]
     assert len(step_lines) == 3  # 6 steps, one line every 2
     assert [s["step"] for s in result.steps] == [2, 4, 6]

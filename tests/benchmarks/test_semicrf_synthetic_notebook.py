@@ -40,7 +40,8 @@ def test_smoke_notebook_run(smoke_run):
         row = table.loc[model]
         classes = sorted(set(part["true"]) | set(part["pred"]))
         assert row["position_macro_f1"] == pytest.approx(
-            f1_score(part["true"], part["pred"], labels=classes, average="macro"), abs=1e-12)
+            f1_score(part["true"], part["pred"], labels=classes, average="macro"), abs=1e-12
+        )
         tp = n_true = n_pred = seg_tp = seg_true = seg_pred = 0
         for _, seq in part.groupby("sequence"):
             t, p = seq["true"].to_numpy(), seq["pred"].to_numpy()
@@ -50,9 +51,11 @@ def test_smoke_notebook_run(smoke_run):
             seg_tp += len(rt & rp)
             seg_true, seg_pred = seg_true + len(rt), seg_pred + len(rp)
         assert row["boundary_f1_tol0"] == pytest.approx(
-            2 * tp / (n_true + n_pred) if n_true + n_pred else 1.0)
+            2 * tp / (n_true + n_pred) if n_true + n_pred else 1.0
+        )
         assert row["segment_f1"] == pytest.approx(
-            2 * seg_tp / (seg_true + seg_pred) if seg_true + seg_pred else 1.0)
+            2 * seg_tp / (seg_true + seg_pred) if seg_true + seg_pred else 1.0
+        )
     assert record["headline"]["metric"].startswith("boundary F1")
     for name in ("duration_comparison", "training_curves", "learned_durations_semicrf"):
         assert (run_dir / "figures" / f"{name}.html").is_file()
@@ -66,8 +69,12 @@ def test_smoke_notebook_run(smoke_run):
 def test_real_smoke_notebook_run(in_repo, tmp_path):
     """Real genes (phage Topaz's Prodigal calls, 15 bp bins): the five models, the
     annotation's durations and the dataset's provenance."""
-    record = run_notebook("semicrf_synthetic", "params/semicrf_synthetic/real_smoke.yaml",
-                          {"data_dir": str(tmp_path / "data")}, reports_dir=tmp_path / "reports")
+    record = run_notebook(
+        "semicrf_synthetic",
+        "params/semicrf_synthetic/real_smoke.yaml",
+        {"data_dir": str(tmp_path / "data")},
+        reports_dir=tmp_path / "reports",
+    )
     assert record["status"] == "ok", record["error"]
     run_dir = tmp_path / "reports" / "runs" / "semicrf_synthetic" / "real_smoke"
     table = pd.read_csv(run_dir / "metrics.csv")
@@ -83,8 +90,9 @@ def test_real_smoke_notebook_run(in_repo, tmp_path):
     assert datasets["package"].iloc[0] == "pyrodigal-gv"
 
 
-@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "sweep", "sweep_cpu", "real",
-                                  "real_smoke"])
+@pytest.mark.parametrize(
+    "name", ["smoke", "cpu", "gpu", "sweep", "sweep_cpu", "real", "real_smoke"]
+)
 def test_params_files_name_only_notebook_parameters(name):
     from genobench.report.runner import check_parameters, to_notebook
 

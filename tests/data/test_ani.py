@@ -21,10 +21,12 @@ def test_same_species_joins_at_95_percent_and_others_stay_apart(seqs):
     pairs = {(a, b): ani for a, b, ani in ani_pairs(seqs)}
     assert pairs[("ecoli_ec590", "ecoli_miij01000039")] >= 0.95
     assert not any({a, b} & {"aquifex_aeolicus", "phage_topaz"} for a, b in pairs)
-    assert ani_species(seqs) == {"ecoli_ec590": "ani95:ecoli_ec590",
-                                 "ecoli_miij01000039": "ani95:ecoli_ec590",
-                                 "aquifex_aeolicus": "ani95:aquifex_aeolicus",
-                                 "phage_topaz": "ani95:phage_topaz"}
+    assert ani_species(seqs) == {
+        "ecoli_ec590": "ani95:ecoli_ec590",
+        "ecoli_miij01000039": "ani95:ecoli_ec590",
+        "aquifex_aeolicus": "ani95:aquifex_aeolicus",
+        "phage_topaz": "ani95:phage_topaz",
+    }
     # above the pair's measured ANI, the two strains are two species
     high = ani_species(seqs, threshold=pairs[("ecoli_ec590", "ecoli_miij01000039")] + 1e-3)
     assert len(set(high.values())) == 4
@@ -37,7 +39,11 @@ def test_cli_adds_ani_species_column(tmp_path, seqs):
         path = packaged_path(name)
         shutil.copy(path, folder / f"{name}.fa{'.gz' if path.suffix == '.gz' else ''}")
     out = tmp_path / "f.csv"
-    assert main(["data", "fragments", str(folder), "-o", str(out), "--length", "20000",
-                 "--ani-species"]) == 0
+    assert (
+        main(
+            ["data", "fragments", str(folder), "-o", str(out), "--length", "20000", "--ani-species"]
+        )
+        == 0
+    )
     species = pd.read_csv(out).groupby("genome_id")["ani_species"].first().to_dict()
     assert species == ani_species(seqs)

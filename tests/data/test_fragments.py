@@ -3,8 +3,13 @@ import warnings
 import pandas as pd
 import pytest
 
-from genobench.data.fragments import (InputError, build_fragments, load_fragments,
-                                      read_genome_map, select_fragments)
+from genobench.data.fragments import (
+    InputError,
+    build_fragments,
+    load_fragments,
+    read_genome_map,
+    select_fragments,
+)
 
 
 def write(tmp_path, text, name="frags.csv"):
@@ -23,14 +28,17 @@ def test_valid_csv_loads_and_uppercases(tmp_path):
     assert df["seq"].tolist() == ["ACGTN", "AC"]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", "empty"),
-    ("genome_id,fragment_id,seq\n", "no rows"),
-    ("genome,fragment_id,seq\ng1,f1,ACGT\n", "missing column(s) genome_id"),
-    ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng1,f2,\n", "line 3 (fragment_id 'f2'): empty"),
-    ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng1,f2,ACXGU\n", "line 3 (fragment_id 'f2')"),
-    ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng2,f1,ACGT\n", "line 3: fragment_id 'f1' appears"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", "empty"),
+        ("genome_id,fragment_id,seq\n", "no rows"),
+        ("genome,fragment_id,seq\ng1,f1,ACGT\n", "missing column(s) genome_id"),
+        ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng1,f2,\n", "line 3 (fragment_id 'f2'): empty"),
+        ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng1,f2,ACXGU\n", "line 3 (fragment_id 'f2')"),
+        ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng2,f1,ACGT\n", "line 3: fragment_id 'f1' appears"),
+    ],
+)
 def test_bad_input_is_named(tmp_path, text, expected):
     path = write(tmp_path, text)
     with pytest.raises(InputError) as err:
@@ -98,11 +106,16 @@ def test_fragment_table_worked_by_hand(tmp_path):
     # 4 bp tiles: 1-4, 5-8 | 13-16 (ACGR), 17-20 (TACG), 21-23 left out. c2 (10 bp, soft-masked):
     # 1-4, 5-8, 9-10 left out. g2 (gzipped, .fna): 1-4, 5-8.
     build = build_fragments([genome_folder(tmp_path)], length=4)
-    want = [("g1", "g1:c1:1-4", "ACGT", "c1", 1, 4), ("g1", "g1:c1:5-8", "ACGT", "c1", 5, 8),
-            ("g1", "g1:c1:13-16", "ACGR", "c1", 13, 16),
-            ("g1", "g1:c1:17-20", "TACG", "c1", 17, 20),
-            ("g1", "g1:c2:1-4", "ACGT", "c2", 1, 4), ("g1", "g1:c2:5-8", "ACGT", "c2", 5, 8),
-            ("g2", "g2:x:1-4", "TTTT", "x", 1, 4), ("g2", "g2:x:5-8", "GGGG", "x", 5, 8)]
+    want = [
+        ("g1", "g1:c1:1-4", "ACGT", "c1", 1, 4),
+        ("g1", "g1:c1:5-8", "ACGT", "c1", 5, 8),
+        ("g1", "g1:c1:13-16", "ACGR", "c1", 13, 16),
+        ("g1", "g1:c1:17-20", "TACG", "c1", 17, 20),
+        ("g1", "g1:c2:1-4", "ACGT", "c2", 1, 4),
+        ("g1", "g1:c2:5-8", "ACGT", "c2", 5, 8),
+        ("g2", "g2:x:1-4", "TTTT", "x", 1, 4),
+        ("g2", "g2:x:5-8", "GGGG", "x", 5, 8),
+    ]
     assert list(build.fragments.itertuples(index=False, name=None)) == want
     g1 = build.genomes.set_index("genome_id").loc["g1"]
     assert (g1["records"], g1["bases"], g1["gap_runs"], g1["gap_bases"]) == (2, 34, 2, 5)
@@ -113,11 +126,11 @@ def test_fragment_table_worked_by_hand(tmp_path):
 
 def test_genome_map_gives_ids_and_taxon_columns(tmp_path):
     folder = genome_folder(tmp_path)
-    mapping = write(tmp_path, "file,genome_id,species\ng1.fa,strain_a,sp1\n"
-                              "g2.fna.gz,strain_b,sp1\n", "map.csv")
+    mapping = write(
+        tmp_path, "file,genome_id,species\ng1.fa,strain_a,sp1\ng2.fna.gz,strain_b,sp1\n", "map.csv"
+    )
     build = build_fragments([folder], 4, genome_map=read_genome_map(mapping))
-    assert build.fragments.groupby("genome_id").size().to_dict() == {"strain_a": 6,
-                                                                      "strain_b": 2}
+    assert build.fragments.groupby("genome_id").size().to_dict() == {"strain_a": 6, "strain_b": 2}
     assert set(build.fragments["species"]) == {"sp1"}
     assert build.fragments["fragment_id"].iat[0] == "strain_a:c1:1-4"
     partial = write(tmp_path, "file,genome_id\ng1.fa,a\n", "partial.csv")
@@ -132,8 +145,10 @@ def test_max_per_genome_is_a_seeded_subset(tmp_path):
     assert a.equals(build_fragments([folder], 4, seed=1, max_per_genome=3).fragments)
     assert a.groupby("genome_id").size().to_dict() == {"g1": 3, "g2": 2}
     assert set(a["fragment_id"]) <= set(full["fragment_id"])
-    draws = {tuple(build_fragments([folder], 4, seed=s, max_per_genome=3).fragments
-                   ["fragment_id"]) for s in range(6)}
+    draws = {
+        tuple(build_fragments([folder], 4, seed=s, max_per_genome=3).fragments["fragment_id"])
+        for s in range(6)
+    }
     assert len(draws) > 1
 
 
@@ -146,11 +161,14 @@ def test_built_table_loads_with_ambiguity_codes_as_unknown(tmp_path):
     assert df.set_index("fragment_id").at["g1:c1:13-16", "seq"] == "ACGN"
 
 
-@pytest.mark.parametrize("text, match", [
-    # M, K and V are IUPAC codes: L is the first letter that is none
-    (">p1\nMKVLE*\n", r"record 'p1' \(header on line 1\): letter 'L' at position 4"),
-    (">a\nACGT\n>b\nAC-GT\n", "record 'b' .*letter '-' at position 3"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        # M, K and V are IUPAC codes: L is the first letter that is none
+        (">p1\nMKVLE*\n", r"record 'p1' \(header on line 1\): letter 'L' at position 4"),
+        (">a\nACGT\n>b\nAC-GT\n", "record 'b' .*letter '-' at position 3"),
+    ],
+)
 def test_non_nucleotide_genome_is_refused_naming_the_record(tmp_path, text, match):
     (tmp_path / "bad.fa").write_text(text)
     with pytest.raises(InputError, match=match):
@@ -168,11 +186,14 @@ def test_duplicate_genome_ids_and_missing_inputs(tmp_path):
         build_fragments([tmp_path / "a.fa"], 5)
 
 
-@pytest.mark.parametrize("text, match", [
-    ("genome_id,fragment_id,seq\ng1,f1,ACGT\n,f2,ACGT\n", "line 3: empty genome_id"),
-    ("genome_id,fragment_id,seq\ng1, ,ACGT\n", "line 2: empty fragment_id"),
-    ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng1,f2,ACEF\n", "line 3 .*'EF', which are no"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("genome_id,fragment_id,seq\ng1,f1,ACGT\n,f2,ACGT\n", "line 3: empty genome_id"),
+        ("genome_id,fragment_id,seq\ng1, ,ACGT\n", "line 2: empty fragment_id"),
+        ("genome_id,fragment_id,seq\ng1,f1,ACGT\ng1,f2,ACEF\n", "line 3 .*'EF', which are no"),
+    ],
+)
 def test_empty_ids_and_non_nucleotide_letters_name_the_row(tmp_path, text, match):
     with pytest.raises(InputError, match=match):
         load_fragments(write(tmp_path, text))
@@ -182,8 +203,10 @@ def test_cli_writes_the_csv(tmp_path, capsys):
     from genobench.cli import main
 
     out = tmp_path / "out.csv"
-    assert main(["data", "fragments", str(genome_folder(tmp_path)), "-o", str(out),
-                 "--length", "4"]) == 0
+    assert (
+        main(["data", "fragments", str(genome_folder(tmp_path)), "-o", str(out), "--length", "4"])
+        == 0
+    )
     with pytest.warns(UserWarning, match="IUPAC"):
         assert len(load_fragments(out)) == 8
     assert "8 fragments of 4 bp from 2 genome(s)" in capsys.readouterr().out

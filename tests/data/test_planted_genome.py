@@ -1,20 +1,32 @@
 import numpy as np
 
-from genobench.data.planted_genome import (MOTIFS, REGION_TYPES, PlantedGenomeSpec,
-                                           make_planted_genome, planted_genome_files)
+from genobench.data.planted_genome import (
+    MOTIFS,
+    REGION_TYPES,
+    PlantedGenomeSpec,
+    make_planted_genome,
+    planted_genome_files,
+)
 from genobench.data.variants import load_variants, read_fasta
 
-SMALL = PlantedGenomeSpec(n_chromosomes=2, genes_per_chromosome=6, n_pathogenic_per_region=5,
-                          n_benign_per_region=8, seed=3)
+SMALL = PlantedGenomeSpec(
+    n_chromosomes=2,
+    genes_per_chromosome=6,
+    n_pathogenic_per_region=5,
+    n_benign_per_region=8,
+    seed=3,
+)
 
 
 def test_planted_genome_is_deterministic_and_consistent():
     a, b = make_planted_genome(SMALL), make_planted_genome(SMALL)
     assert a.chromosomes == b.chromosomes and a.variants.equals(b.variants)
-    assert make_planted_genome(PlantedGenomeSpec(**{**SMALL.__dict__, "seed": 4})
-                               ).chromosomes != a.chromosomes
+    assert (
+        make_planted_genome(PlantedGenomeSpec(**{**SMALL.__dict__, "seed": 4})).chromosomes
+        != a.chromosomes
+    )
     for row in a.elements.itertuples():
-        assert a.chromosomes[row.chrom][row.start:row.end] == row.seq
+        assert a.chromosomes[row.chrom][row.start : row.end] == row.seq
         motif = MOTIFS[row.motif]
         assert all(row.seq[i] == motif.consensus[i] for i in motif.core)  # core_p = 1
 
@@ -52,5 +64,6 @@ def test_files_are_cached_and_valid(tmp_path):
     table = load_variants(files["variants"], genome)  # every ref allele matches
     assert len(table) == 4 * (5 + 8)
     mtime = files["genome"].stat().st_mtime_ns
-    assert planted_genome_files(SMALL, directory=tmp_path / "g")["genome"].stat(
-        ).st_mtime_ns == mtime
+    assert (
+        planted_genome_files(SMALL, directory=tmp_path / "g")["genome"].stat().st_mtime_ns == mtime
+    )

@@ -4,27 +4,43 @@ import numpy as np
 import pytest
 
 from genobench.data.fragments import InputError
-from genobench.data.proteins import (PROTEIN_ALPHABET, assign_buckets, bucket_proteins,
-                                     fasta_buckets, labelled_fasta, parse_fasta, read_fasta,
-                                     synthetic_proteins, viral_host_proteins, write_fasta)
+from genobench.data.proteins import (
+    PROTEIN_ALPHABET,
+    assign_buckets,
+    bucket_proteins,
+    fasta_buckets,
+    labelled_fasta,
+    parse_fasta,
+    read_fasta,
+    synthetic_proteins,
+    viral_host_proteins,
+    write_fasta,
+)
 
 
 def test_parse_fasta_reads_multiline_records_and_normalizes():
     recs = parse_fasta(">p1 first protein\nmkta\nYIAK*\n\n>p2\nXBZUO\n")
     assert [(r.id, r.description, r.seq) for r in recs] == [
-        ("p1", "p1 first protein", "MKTAYIAK"), ("p2", "p2", "XBZUO")]
+        ("p1", "p1 first protein", "MKTAYIAK"),
+        ("p2", "p2", "XBZUO"),
+    ]
 
 
-@pytest.mark.parametrize("text, match", [
-    ("", "no FASTA records"),
-    ("MKTAY\n>p1\nMK\n", "line 1: sequence before the first header"),
-    (">p1\nMKT\n>\nMK\n", "line 3: empty header"),
-    (">p1\nMKT\n>p2 empty one\n>p3\nMK\n", "record 'p2' \\(line 3\\): empty sequence"),
-    (">p1\nMKT\n>p2\nMKJT\n", "record 'p2' \\(line 3\\): invalid character\\(s\\) 'J' \\(first at "
-                              "residue 3\\)"),
-    (">p1\nACGT-ACGT\n", "invalid character\\(s\\) '-'"),
-    (">p1\nMKT\n>p1 again\nMK\n", "id 'p1' was already used by the record on line 1"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("", "no FASTA records"),
+        ("MKTAY\n>p1\nMK\n", "line 1: sequence before the first header"),
+        (">p1\nMKT\n>\nMK\n", "line 3: empty header"),
+        (">p1\nMKT\n>p2 empty one\n>p3\nMK\n", "record 'p2' \\(line 3\\): empty sequence"),
+        (
+            ">p1\nMKT\n>p2\nMKJT\n",
+            "record 'p2' \\(line 3\\): invalid character\\(s\\) 'J' \\(first at residue 3\\)",
+        ),
+        (">p1\nACGT-ACGT\n", "invalid character\\(s\\) '-'"),
+        (">p1\nMKT\n>p1 again\nMK\n", "id 'p1' was already used by the record on line 1"),
+    ],
+)
 def test_fasta_errors_name_the_record(text, match):
     with pytest.raises(InputError, match=match):
         parse_fasta(text, source="in.fa")
@@ -54,8 +70,10 @@ def test_synthetic_sets_are_seeded():
 
 def test_viral_and_host_differ_in_composition():
     df = viral_host_proteins(200, seed=0)
-    frac = {lab: np.mean([sum(s.count(c) for c in "STNP") / len(s) for s in g["seq"]])
-            for lab, g in df.groupby("label")}
+    frac = {
+        lab: np.mean([sum(s.count(c) for c in "STNP") / len(s) for s in g["seq"]])
+        for lab, g in df.groupby("label")
+    }
     assert frac[1] > frac[0] + 0.03
     assert df["seq"].str.contains("KDEL").groupby(df["label"]).mean()[0] > 0.3
 
@@ -91,23 +109,35 @@ def test_real_protein_sources_and_quantile_buckets(tmp_path):
     # a packaged genome gives its gene calls, a path its records
     genes = protein_records("kutzneria_kk037166")
     assert len(genes) > 10 and all(r.seq[0] == "M" for r in genes)
-    assert quantile_buckets([ProteinRecord(str(n), "", "M" * n) for n in (10, 20, 30, 40, 50)],
-                            [0.25, 0.5, 0.5, 1.0]) == [20, 30, 50]
+    assert quantile_buckets(
+        [ProteinRecord(str(n), "", "M" * n) for n in (10, 20, 30, 40, 50)], [0.25, 0.5, 0.5, 1.0]
+    ) == [20, 30, 50]
 
 
 def test_phage_host_proteins_are_length_matched():
     from genobench.data.proteins import phage_host_proteins, protein_records
 
-    df = phage_host_proteins(["phage_topaz_proteins"], "ecoli_miij01000039_proteins",
-                             n_per_class=12, seed=0, min_length=40, max_length=200)
+    df = phage_host_proteins(
+        ["phage_topaz_proteins"],
+        "ecoli_miij01000039_proteins",
+        n_per_class=12,
+        seed=0,
+        min_length=40,
+        max_length=200,
+    )
     assert df["label"].value_counts().to_dict() == {1: 12, 0: 12}
     assert df["id"].is_unique and df["seq"].str.len().between(40, 200).all()
     viral = sorted(df.loc[df["label"] == 1, "seq"].str.len())
     host = sorted(df.loc[df["label"] == 0, "seq"].str.len())
     # each host protein is among the 12 nearest in length to some phage protein (at most 11
     # were taken before it); the E. coli set has none shorter than 57 aa in this range
-    pool = np.array([len(r.seq) for r in protein_records("ecoli_miij01000039_proteins")
-                     if 40 <= len(r.seq) <= 200])
+    pool = np.array(
+        [
+            len(r.seq)
+            for r in protein_records("ecoli_miij01000039_proteins")
+            if 40 <= len(r.seq) <= 200
+        ]
+    )
     bound = max(np.sort(np.abs(pool - v))[11] for v in viral)
     assert max(abs(v - h) for v, h in zip(viral, host)) <= bound
     assert np.mean(np.abs(np.array(viral) - np.array(host))) < 4

@@ -7,8 +7,15 @@ import torch
 
 from genobench.data.gene_structure import featurize
 from genobench.data.genes import cached_genes, load_genome
-from genobench.data.real_gene_structure import (RealGeneConfig, base_labels, bin_features,
-                                                bin_labels, build, label_runs, load_or_build)
+from genobench.data.real_gene_structure import (
+    RealGeneConfig,
+    base_labels,
+    bin_features,
+    bin_labels,
+    build,
+    label_runs,
+    load_or_build,
+)
 
 
 def test_bin_features_by_hand():
@@ -51,15 +58,22 @@ def test_bin_size_must_keep_the_frame():
 
 @pytest.fixture(scope="module")
 def small():
-    config = RealGeneConfig(genome="kutzneria_kk037166", bin_size=15, seq_length=100,
-                            num_train=6, num_val=3, num_test=3, seed=1)
+    config = RealGeneConfig(
+        genome="kutzneria_kk037166",
+        bin_size=15,
+        seq_length=100,
+        num_train=6,
+        num_val=3,
+        num_test=3,
+        seed=1,
+    )
     return config, build(config)
 
 
 def test_windows_are_disjoint_and_labelled_from_the_gene_calls(small):
     config, data = small
     genome = load_genome(config.genome)
-    (contig, seq), = genome.items()
+    ((contig, seq),) = genome.items()
     binned = bin_labels(base_labels(len(seq), cached_genes(genome)), 15)
     feats = bin_features(seq, 15)
     starts = []
@@ -67,11 +81,12 @@ def test_windows_are_disjoint_and_labelled_from_the_gene_calls(small):
         split = data[name]
         assert split.tokens.shape == (len(split), 100, 19)
         for n in range(len(split)):
-            start = int(split.segments.loc[split.segments["sequence"] == n,
-                                           "window_start_bin"].iloc[0])
+            start = int(
+                split.segments.loc[split.segments["sequence"] == n, "window_start_bin"].iloc[0]
+            )
             starts.append(start)
-            assert split.labels[n].tolist() == binned[start:start + 100].tolist()
-            np.testing.assert_array_equal(split.tokens[n], feats[start:start + 100])
+            assert split.labels[n].tolist() == binned[start : start + 100].tolist()
+            np.testing.assert_array_equal(split.tokens[n], feats[start : start + 100])
     assert len(set(starts)) == 12 and all(s % 100 == 0 for s in starts)
     annotation = data.true_durations()
     assert annotation["duration"].sum() == len(seq) // 15
@@ -84,8 +99,11 @@ def test_windows_are_disjoint_and_labelled_from_the_gene_calls(small):
 
 def test_too_many_windows_asked_is_an_error():
     with pytest.raises(ValueError, match="fewer than the 30 asked for"):
-        build(RealGeneConfig(genome="kutzneria_kk037166", seq_length=100, num_train=10,
-                             num_val=10, num_test=10))
+        build(
+            RealGeneConfig(
+                genome="kutzneria_kk037166", seq_length=100, num_train=10, num_val=10, num_test=10
+            )
+        )
 
 
 def test_stored_splits_round_trip(small, tmp_path):
@@ -95,8 +113,7 @@ def test_stored_splits_round_trip(small, tmp_path):
     for name in ("train", "val", "test"):
         np.testing.assert_array_equal(again[name].tokens, data[name].tokens)
         np.testing.assert_array_equal(again[name].labels, first[name].labels)
-        pd.testing.assert_frame_equal(again[name].segments, data[name].segments,
-                                      check_dtype=False)
+        pd.testing.assert_frame_equal(again[name].segments, data[name].segments, check_dtype=False)
     assert again.laws() == data.laws()
 
 

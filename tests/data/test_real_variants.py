@@ -4,35 +4,60 @@ import pandas as pd
 import pytest
 
 from genobench.data.errors import InputError
-from genobench.data.genes import (CODON_TABLE, call_genes, coding_sequence, load_genome,
-                                  reverse_complement, translate)
-from genobench.data.real_variants import (VariantTaskSpec, codon_change, gene_variants,
-                                          genome_position)
+from genobench.data.genes import (
+    CODON_TABLE,
+    call_genes,
+    coding_sequence,
+    load_genome,
+    reverse_complement,
+    translate,
+)
+from genobench.data.real_variants import (
+    VariantTaskSpec,
+    codon_change,
+    gene_variants,
+    genome_position,
+)
 
 
 def test_codon_table_on_known_codons():
     # the standard code, from any textbook table
-    known = {"ATG": "M", "TGG": "W", "TAA": "*", "TAG": "*", "TGA": "*", "TTT": "F",
-             "GGG": "G", "CAT": "H", "AGA": "R", "AGT": "S", "ATA": "I", "GCC": "A"}
+    known = {
+        "ATG": "M",
+        "TGG": "W",
+        "TAA": "*",
+        "TAG": "*",
+        "TGA": "*",
+        "TTT": "F",
+        "GGG": "G",
+        "CAT": "H",
+        "AGA": "R",
+        "AGT": "S",
+        "ATA": "I",
+        "GCC": "A",
+    }
     assert {c: CODON_TABLE[c] for c in known} == known
     assert len(CODON_TABLE) == 64 and sum(a == "*" for a in CODON_TABLE.values()) == 3
     assert translate("ATGTGGTAA") == "MW*"
 
 
-@pytest.mark.parametrize("codon, offset, base, consequence", [
-    ("TGG", 2, "A", "stop_gain"),    # Trp TGG -> TGA
-    ("TGG", 1, "A", "stop_gain"),    # Trp TGG -> TAG
-    ("TAC", 2, "A", "stop_gain"),    # Tyr TAC -> TAA
-    ("CAG", 0, "T", "stop_gain"),    # Gln CAG -> TAG
-    ("CTT", 2, "G", "synonymous"),   # Leu CTT -> CTG
-    ("TTA", 0, "C", "synonymous"),   # Leu TTA -> CTA (first position)
-    ("AGA", 0, "C", "synonymous"),   # Arg AGA -> CGA
-    ("GCT", 2, "A", "synonymous"),   # Ala, fourfold degenerate
-    ("TGG", 2, "C", "missense"),     # Trp -> Cys TGC
-    ("ATG", 0, "C", "missense"),     # Met -> Leu CTG
-    ("TAA", 2, "G", None),           # a stop codon is not mutated
-    ("CTT", 2, "T", None),           # no change
-])
+@pytest.mark.parametrize(
+    "codon, offset, base, consequence",
+    [
+        ("TGG", 2, "A", "stop_gain"),  # Trp TGG -> TGA
+        ("TGG", 1, "A", "stop_gain"),  # Trp TGG -> TAG
+        ("TAC", 2, "A", "stop_gain"),  # Tyr TAC -> TAA
+        ("CAG", 0, "T", "stop_gain"),  # Gln CAG -> TAG
+        ("CTT", 2, "G", "synonymous"),  # Leu CTT -> CTG
+        ("TTA", 0, "C", "synonymous"),  # Leu TTA -> CTA (first position)
+        ("AGA", 0, "C", "synonymous"),  # Arg AGA -> CGA
+        ("GCT", 2, "A", "synonymous"),  # Ala, fourfold degenerate
+        ("TGG", 2, "C", "missense"),  # Trp -> Cys TGC
+        ("ATG", 0, "C", "missense"),  # Met -> Leu CTG
+        ("TAA", 2, "G", None),  # a stop codon is not mutated
+        ("CTT", 2, "T", None),  # no change
+    ],
+)
 def test_codon_change(codon, offset, base, consequence):
     assert codon_change(codon, offset, base) == consequence
 
@@ -54,8 +79,16 @@ def _variants_by_hand(strand):
     # one gene ATG TGG CTT TAA (Met Trp Leu stop), internal codons TGG and CTT
     cds = "ATGTGGCTTTAA"
     seq = "AAA" + (cds if strand == 1 else reverse_complement(cds)) + "AAA"
-    genes = pd.DataFrame({"contig": ["c"], "gene_id": ["c_1"], "start": [3], "end": [15],
-                          "strand": [strand], "partial": [False]})
+    genes = pd.DataFrame(
+        {
+            "contig": ["c"],
+            "gene_id": ["c_1"],
+            "start": [3],
+            "end": [15],
+            "strand": [strand],
+            "partial": [False],
+        }
+    )
     table = gene_variants({"c": seq}, genes, VariantTaskSpec(n_per_class=1, seed=0))
     return seq, table
 
@@ -66,9 +99,10 @@ def test_gene_variants_follow_the_genetic_code_on_both_strands(strand):
     assert sorted(table["consequence"]) == ["stop_gain", "synonymous"]
     for row in table.itertuples():
         assert seq[row.pos - 1] == row.ref
-        mutated = seq[:row.pos - 1] + row.alt + seq[row.pos:]
-        cds = coding_sequence({"c": mutated}, pd.Series({"contig": "c", "start": 3, "end": 15,
-                                                         "strand": strand}))
+        mutated = seq[: row.pos - 1] + row.alt + seq[row.pos :]
+        cds = coding_sequence(
+            {"c": mutated}, pd.Series({"contig": "c", "start": 3, "end": 15, "strand": strand})
+        )
         protein = translate(cds)
         if row.consequence == "stop_gain":
             # only TGG can become a stop (TGA or TAG); CTT cannot in one step
@@ -82,8 +116,16 @@ def test_gene_variants_follow_the_genetic_code_on_both_strands(strand):
 
 def test_too_few_variants_is_an_error():
     seq, _ = _variants_by_hand(1)
-    genes = pd.DataFrame({"contig": ["c"], "gene_id": ["c_1"], "start": [3], "end": [15],
-                          "strand": [1], "partial": [False]})
+    genes = pd.DataFrame(
+        {
+            "contig": ["c"],
+            "gene_id": ["c_1"],
+            "start": [3],
+            "end": [15],
+            "strand": [1],
+            "partial": [False],
+        }
+    )
     with pytest.raises(ValueError, match="too few variants.*lower n_per_class"):
         gene_variants({"c": seq}, genes, VariantTaskSpec(n_per_class=5))
 
@@ -107,8 +149,11 @@ def test_real_variants_are_seeded_and_valid(kutzneria):
     genome, genes = kutzneria
     a = gene_variants(genome, genes, VariantTaskSpec(10, missense=True, seed=3))
     assert a.equals(gene_variants(genome, genes, VariantTaskSpec(10, missense=True, seed=3)))
-    assert a["consequence"].value_counts().to_dict() == {"stop_gain": 10, "synonymous": 10,
-                                                          "missense": 10}
+    assert a["consequence"].value_counts().to_dict() == {
+        "stop_gain": 10,
+        "synonymous": 10,
+        "missense": 10,
+    }
     assert not a.duplicated(["chrom", "pos", "alt"]).any()
     seq = genome["KK037166.1"]
     assert all(seq[p - 1] == r for p, r in zip(a["pos"], a["ref"]))

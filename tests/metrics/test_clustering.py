@@ -4,8 +4,12 @@ from sklearn import metrics
 from sklearn.cluster import DBSCAN
 
 from genobench.benchmarks.binning import cluster, eps_sweep, k_distances, knee_eps
-from genobench.metrics.clustering import (clustering_metrics, level_metrics, purity,
-                                          silhouette_without_noise)
+from genobench.metrics.clustering import (
+    clustering_metrics,
+    level_metrics,
+    purity,
+    silhouette_without_noise,
+)
 
 
 def test_purity_of_a_hand_worked_table():

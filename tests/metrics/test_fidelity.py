@@ -10,19 +10,25 @@ from scipy.spatial.distance import cosine as scipy_cosine
 from scipy.spatial.distance import jensenshannon
 from scipy.special import log_softmax as scipy_log_softmax
 
-from genobench.metrics.fidelity import (MomentAccumulator, cosine_similarity,
-                                        distribution_stats, embedding_fidelity, js_divergence,
-                                        kl_divergence, kl_summary, log_probs,
-                                        mean_and_uncertainty, reference_summary, snr_db,
-                                        token_fidelity,
-                                        token_summary, top1_agreement)
+from genobench.metrics.fidelity import (
+    MomentAccumulator,
+    cosine_similarity,
+    distribution_stats,
+    embedding_fidelity,
+    js_divergence,
+    kl_divergence,
+    kl_summary,
+    log_probs,
+    mean_and_uncertainty,
+    reference_summary,
+    snr_db,
+    token_fidelity,
+    token_summary,
+    top1_agreement,
+)
 
-P = np.array([[0.5, 0.25, 0.125, 0.125],
-              [0.1, 0.2, 0.3, 0.4],
-              [0.97, 0.01, 0.01, 0.01]])
-Q = np.array([[0.25, 0.25, 0.25, 0.25],
-              [0.4, 0.3, 0.2, 0.1],
-              [0.9, 0.05, 0.03, 0.02]])
+P = np.array([[0.5, 0.25, 0.125, 0.125], [0.1, 0.2, 0.3, 0.4], [0.97, 0.01, 0.01, 0.01]])
+Q = np.array([[0.25, 0.25, 0.25, 0.25], [0.4, 0.3, 0.2, 0.1], [0.9, 0.05, 0.03, 0.02]])
 
 
 def test_kl_matches_scipy_entropy():
@@ -71,8 +77,9 @@ def test_kl_summary_matches_llama_cpp_definitions():
     x = np.random.default_rng(1).exponential(0.01, size=1001)
     s = kl_summary(x)
     assert s["kl_mean"] == pytest.approx(x.mean())
-    assert s["kl_mean_err"] == pytest.approx(np.sqrt(((x ** 2).mean() - x.mean() ** 2)
-                                                     / (len(x) - 1)))
+    assert s["kl_mean_err"] == pytest.approx(
+        np.sqrt(((x**2).mean() - x.mean() ** 2) / (len(x) - 1))
+    )
     xs = np.sort(x)
     # llama.cpp: value at fraction*(n-1), linear interpolation
     for name, frac in (("p99", 0.99), ("p90", 0.90), ("p99_9", 0.999), ("p1", 0.01)):
@@ -112,7 +119,8 @@ def test_reference_summary_worked_by_hand():
     s = reference_summary(logp, [1, 0])
     assert s["n_tokens"] == 2
     assert s["entropy_base_mean"] == pytest.approx(
-        (math.log(2) - 0.75 * math.log(0.75) - 0.25 * math.log(0.25)) / 2)
+        (math.log(2) - 0.75 * math.log(0.75) - 0.25 * math.log(0.25)) / 2
+    )
     assert s["top_p_base_mean"] == pytest.approx(0.625)
     assert s["ppl_base"] == pytest.approx(math.exp(-(math.log(0.5) + math.log(0.75)) / 2))
     assert "ppl_base" not in reference_summary(logp)
@@ -125,8 +133,7 @@ def test_cosine_and_snr():
     cos = cosine_similarity(x, x + noise)
     for i in range(len(x)):
         assert cos[i] == pytest.approx(1 - scipy_cosine(x[i], x[i] + noise[i]))
-    assert snr_db(x, x + noise) == pytest.approx(
-        10 * np.log10((x ** 2).sum() / (noise ** 2).sum()))
+    assert snr_db(x, x + noise) == pytest.approx(10 * np.log10((x**2).sum() / (noise**2).sum()))
     assert snr_db(x, x) == math.inf
     assert snr_db(x, 0.5 * x) == pytest.approx(10 * np.log10(4))  # error is half the signal
     e = embedding_fidelity(x, x)
@@ -136,8 +143,14 @@ def test_cosine_and_snr():
 def test_moments_match_scipy_in_one_go_and_in_chunks():
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.standard_t(4, size=3000) * 2 + 5, rng.normal(size=500)])
-    expected = {"mean": x.mean(), "std": x.std(), "min": x.min(), "max": x.max(),
-                "abs_max": np.abs(x).max(), "kurtosis": stats.kurtosis(x)}
+    expected = {
+        "mean": x.mean(),
+        "std": x.std(),
+        "min": x.min(),
+        "max": x.max(),
+        "abs_max": np.abs(x).max(),
+        "kurtosis": stats.kurtosis(x),
+    }
     one = distribution_stats(x)
     acc = MomentAccumulator()
     for chunk in np.array_split(x, [7, 8, 1000, 2200]):  # uneven chunks, one of size 1

@@ -38,7 +38,9 @@ def test_boundary_f1_exact_and_with_tolerance():
 
 def test_boundary_matching_is_one_to_one_and_maximal():
     # two predictions near one true boundary: only one may match
-    result = boundary_f1([np.array([0] * 5 + [1] * 5)], [np.array([0] * 4 + [1, 1] + [2] * 4)], tolerance=1)
+    result = boundary_f1(
+        [np.array([0] * 5 + [1] * 5)], [np.array([0] * 4 + [1, 1] + [2] * 4)], tolerance=1
+    )
     assert result["n_true"] == 1 and result["n_pred"] == 2
     assert (result["precision"], result["recall"]) == (0.5, 1.0)
     # greedy leftmost matching is maximal: true {3, 5}, pred {4, 6}, tol 1 -> 2 matches
@@ -97,13 +99,19 @@ def test_log_bins_are_unique_integers():
 
 def test_histogram_smoothing_and_kl_by_hand():
     edges = np.array([1, 2, 4, 8])  # bins [1,2) [2,4) [4,8)
-    assert histogram(np.array([1, 1, 3, 100]), edges).tolist() == [0.5, 0.25, 0.25]  # 100 -> last bin
+    assert histogram(np.array([1, 1, 3, 100]), edges).tolist() == [
+        0.5,
+        0.25,
+        0.25,
+    ]  # 100 -> last bin
     smoothed = histogram(np.array([1, 1]), edges, smoothing=0.5)
     assert smoothed == pytest.approx([2.5 / 3.5, 0.5 / 3.5, 0.5 / 3.5])
     p = histogram(np.array([1, 1, 3, 5]), edges, 0.5)  # counts 2.5, 1.5, 1.5 over 5.5
     q = histogram(np.array([3, 3]), edges, 0.5)  # counts 0.5, 2.5, 0.5 over 3.5
     expected = sum(a * math.log(a / b) for a, b in zip(p, q))
-    assert duration_kl(np.array([1, 1, 3, 5]), np.array([3, 3]), edges, 0.5) == pytest.approx(expected)
+    assert duration_kl(np.array([1, 1, 3, 5]), np.array([3, 3]), edges, 0.5) == pytest.approx(
+        expected
+    )
     assert duration_kl(np.array([1, 3]), np.array([1, 3]), edges) == pytest.approx(0.0)
     # an empty prediction is finite thanks to smoothing; an empty truth is undefined
     assert np.isfinite(duration_kl(np.array([1, 3]), np.array([], dtype=int), edges))
@@ -114,8 +122,14 @@ def test_histogram_smoothing_and_kl_by_hand():
 def test_segmentation_metrics_keys_and_perfect_prediction():
     truth = [TRUE, np.array([2, 2, 0, 0, 0, 1])]
     metrics = segmentation_metrics(truth, truth, 3, tolerances=(0, 2), class_names=("a", "b", "c"))
-    for key in ("boundary_f1_tol0", "boundary_f1_tol2", "segment_f1", "position_macro_f1",
-                "duration_kl_a", "duration_kl_mean"):
+    for key in (
+        "boundary_f1_tol0",
+        "boundary_f1_tol2",
+        "segment_f1",
+        "position_macro_f1",
+        "duration_kl_a",
+        "duration_kl_mean",
+    ):
         assert key in metrics
     assert metrics["boundary_f1_tol0"] == 1.0 and metrics["segment_f1"] == 1.0
     assert metrics["duration_kl_mean"] == pytest.approx(0.0)

@@ -3,8 +3,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from genobench.metrics.variant_effect import (auprc, auroc, bootstrap_ci, fast_auprc, fast_auroc,
-                                              metric_row, zeroshot_metrics)
+from genobench.metrics.variant_effect import (
+    auprc,
+    auroc,
+    bootstrap_ci,
+    fast_auprc,
+    fast_auroc,
+    metric_row,
+    zeroshot_metrics,
+)
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -48,12 +55,19 @@ def test_bootstrap_interval_brackets_the_estimate_and_is_seeded():
 def test_zeroshot_metrics_per_model_and_region():
     rng = np.random.default_rng(0)
     n = 200
-    base = pd.DataFrame({"label": rng.integers(0, 2, n),
-                         "region_type": rng.choice(["coding", "splice"], n)})
-    scores = pd.concat([base.assign(model="good", method="m", pathogenicity=base["label"] +
-                                    rng.normal(scale=0.5, size=n)),
-                        base.assign(model="random", method="m",
-                                    pathogenicity=rng.normal(size=n))])
+    base = pd.DataFrame(
+        {"label": rng.integers(0, 2, n), "region_type": rng.choice(["coding", "splice"], n)}
+    )
+    scores = pd.concat(
+        [
+            base.assign(
+                model="good",
+                method="m",
+                pathogenicity=base["label"] + rng.normal(scale=0.5, size=n),
+            ),
+            base.assign(model="random", method="m", pathogenicity=rng.normal(size=n)),
+        ]
+    )
     m = zeroshot_metrics(scores, n_bootstrap=50)
     assert list(m["region_type"]) == ["all", "coding", "splice"] * 2
     good = m[(m["model"] == "good") & (m["region_type"] == "coding")].iloc[0]

@@ -19,13 +19,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from genobench.data.variants import VariantWindow
 from genobench.benchmarks.gfm_zeroshot.scorers import HFModel
+from genobench.data.variants import VariantWindow
 from genobench.models.esm import EsmEncoder
 from genobench.models.loading import MissingPackage, forward, load, pad_batch
 from genobench.models.registry import spec_for
 
-CONFIG = '''
+CONFIG = """
 from transformers import PretrainedConfig
 
 
@@ -37,11 +37,11 @@ class FakeConfig(PretrainedConfig):
         self.{width_key} = width
         self.num_attention_heads = num_attention_heads
         super().__init__(**kwargs)
-'''
+"""
 
 # a character tokenizer in the style of HyenaDNA's / Caduceus's: vocabulary set before
 # super().__init__, no get_vocab; `input_names` decides whether it returns attention_mask
-TOKENIZER = '''
+TOKENIZER = """
 from transformers import PreTrainedTokenizer
 
 
@@ -66,10 +66,10 @@ class CharTokenizer(PreTrainedTokenizer):
 
     def _convert_id_to_token(self, index):
         return self._vocab_int_to_str[index]
-'''
+"""
 
 # Evo-1's kind: bytes as ids, no pad, eos or unk token
-BYTE_TOKENIZER = '''
+BYTE_TOKENIZER = """
 from transformers import PreTrainedTokenizer
 
 
@@ -94,9 +94,9 @@ class ByteTokenizer(PreTrainedTokenizer):
 
     def _convert_id_to_token(self, index):
         return chr(index)
-'''
+"""
 
-DNABERT2 = '''
+DNABERT2 = """
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -154,9 +154,9 @@ class FakeModel(PreTrainedModel):
         mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
         hidden = self.encoder(self.embeddings(input_ids), mask)
         return hidden, hidden[:, 0]
-'''
+"""
 
-NT_V2 = '''
+NT_V2 = """
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -188,9 +188,9 @@ class FakeForMaskedLM(PreTrainedModel):
         bias = bias.repeat_interleave(self.config.num_attention_heads, 0)
         hidden = x + self.attn(x, x, x, attn_mask=bias, need_weights=False)[0]
         return MaskedLMOutput(logits=self.lm_head(hidden), hidden_states=(x, hidden))
-'''
+"""
 
-HYENA = '''
+HYENA = """
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -215,9 +215,9 @@ class FakeForCausalLM(PreTrainedModel):
         steps = torch.arange(1, x.shape[1] + 1, device=x.device)[None, :, None]
         hidden = torch.tanh(self.mix(x.cumsum(1) / steps))  # causal: a running mean
         return CausalLMOutput(logits=self.lm_head(hidden), hidden_states=(x, hidden))
-'''
+"""
 
-CADUCEUS = '''
+CADUCEUS = """
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -243,9 +243,9 @@ class FakeForMaskedLM(PreTrainedModel):
         both = torch.cat([x.cumsum(1), x.flip(1).cumsum(1).flip(1)], -1)
         hidden = torch.tanh(self.mix(both))
         return MaskedLMOutput(logits=self.lm_head(hidden), hidden_states=(x, hidden))
-'''
+"""
 
-FASTESM = '''
+FASTESM = """
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -281,9 +281,9 @@ class FakeModel(PreTrainedModel):
         out = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None],
                                              attn_mask=mask.bool()[:, None, None, :])
         return BaseModelOutput(last_hidden_state=x + out[:, 0])
-'''
+"""
 
-EVO = '''
+EVO = """
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -304,39 +304,65 @@ class FakeForCausalLM(PreTrainedModel):
         x = self.embeddings(input_ids)
         steps = torch.arange(1, x.shape[1] + 1, device=x.device)[None, :, None]
         return self.lm_head(torch.tanh(x.cumsum(1) / steps)), None
-'''
+"""
 
 
-def remote_folder(path, modeling: str, auto_class: str, class_name: str, *,
-                  tokenizer: str | None = None, tokenizer_class: str = "CharTokenizer",
-                  model_type: str = "fake", width_key: str = "hidden_size",
-                  vocab_size: int = 12, **config_extra):
+def remote_folder(
+    path,
+    modeling: str,
+    auto_class: str,
+    class_name: str,
+    *,
+    tokenizer: str | None = None,
+    tokenizer_class: str = "CharTokenizer",
+    model_type: str = "fake",
+    width_key: str = "hidden_size",
+    vocab_size: int = 12,
+    **config_extra,
+):
     """A checkpoint folder whose config, model (and tokenizer) are remote code.
 
     transformers imports remote code as a module named after the folder, so each test
     uses a folder of its own name (as distinct checkpoints have).
     """
     path.mkdir(parents=True)
-    (path / "configuration_fake.py").write_text(textwrap.dedent(
-        CONFIG.format(model_type=model_type, width_key=width_key)))
+    (path / "configuration_fake.py").write_text(
+        textwrap.dedent(CONFIG.format(model_type=model_type, width_key=width_key))
+    )
     (path / "modeling_fake.py").write_text(modeling)
-    config = {"model_type": model_type, "vocab_size": vocab_size, width_key: 16,
-              "num_attention_heads": 2, "architectures": [class_name],
-              "auto_map": {"AutoConfig": "configuration_fake.FakeConfig",
-                           auto_class: f"modeling_fake.{class_name}"}, **config_extra}
+    config = {
+        "model_type": model_type,
+        "vocab_size": vocab_size,
+        width_key: 16,
+        "num_attention_heads": 2,
+        "architectures": [class_name],
+        "auto_map": {
+            "AutoConfig": "configuration_fake.FakeConfig",
+            auto_class: f"modeling_fake.{class_name}",
+        },
+        **config_extra,
+    }
     (path / "config.json").write_text(json.dumps(config))
     save_file({"unused": torch.zeros(1)}, path / "model.safetensors")
     if tokenizer is not None:
         (path / "tokenization_fake.py").write_text(tokenizer)
-        (path / "tokenizer_config.json").write_text(json.dumps({
-            "tokenizer_class": tokenizer_class,
-            "auto_map": {"AutoTokenizer": [f"tokenization_fake.{tokenizer_class}", None]}}))
+        (path / "tokenizer_config.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer_class": tokenizer_class,
+                    "auto_map": {"AutoTokenizer": [f"tokenization_fake.{tokenizer_class}", None]},
+                }
+            )
+        )
     return path
 
 
 def char_tokenizer(input_names=("input_ids", "attention_mask"), get_vocab=False) -> str:
-    method = ("\n    def get_vocab(self):\n        return dict(self._vocab_str_to_int)\n"
-              if get_vocab else "")
+    method = (
+        "\n    def get_vocab(self):\n        return dict(self._vocab_str_to_int)\n"
+        if get_vocab
+        else ""
+    )
     return TOKENIZER.format(input_names=list(input_names), get_vocab=method)
 
 
@@ -355,7 +381,7 @@ def log_p(model, ids: list[int]) -> float:
 
 
 def window(seq: str, at: int, base: str) -> VariantWindow:
-    return VariantWindow(0, at, seq, seq[:at] + base + seq[at + 1:])
+    return VariantWindow(0, at, seq, seq[:at] + base + seq[at + 1 :])
 
 
 SEQS = ["ACGTACGGTA", "ACG", "TTGACCA"]
@@ -374,6 +400,7 @@ def assert_pooling_ignores_padding(model, tokenizer):
 
 
 # -- DNABERT-2 ---------------------------------------------------------------------------------
+
 
 def dnabert2_folder(path):
     from genobench.models.build import dna_tokenizer
@@ -404,12 +431,14 @@ def test_dnabert2_loads_under_meta_init_and_runs_its_pytorch_attention(tmp_path)
 
 # -- NT-v2 -------------------------------------------------------------------------------------
 
+
 def nt_folder(path):
     from genobench.models.build import dna_tokenizer
 
     tokenizer = dna_tokenizer("kmer", k=3, wrap="cls")
-    folder = remote_folder(path, NT_V2, "AutoModelForMaskedLM", "FakeForMaskedLM",
-                           vocab_size=len(tokenizer))
+    folder = remote_folder(
+        path, NT_V2, "AutoModelForMaskedLM", "FakeForMaskedLM", vocab_size=len(tokenizer)
+    )
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -443,10 +472,17 @@ def test_pruneable_heads_helper_matches_its_definition():
 
 # -- HyenaDNA ----------------------------------------------------------------------------------
 
+
 def hyena_folder(path, get_vocab=False):
-    return remote_folder(path, HYENA, "AutoModelForCausalLM", "FakeForCausalLM",
-                         tokenizer=char_tokenizer(get_vocab=get_vocab), width_key="d_model",
-                         model_type="hyenadna")
+    return remote_folder(
+        path,
+        HYENA,
+        "AutoModelForCausalLM",
+        "FakeForCausalLM",
+        tokenizer=char_tokenizer(get_vocab=get_vocab),
+        width_key="d_model",
+        model_type="hyenadna",
+    )
 
 
 def test_hyena_tokenizer_fails_upstream_without_its_adapter(tmp_path):
@@ -461,7 +497,8 @@ def test_hyena_loads_reads_d_model_and_scores_the_llr(tmp_path):
     w = window(seq, 12, "A" if seq[12] != "A" else "G")
     tok = model.tokenizer
     expected = log_p(model.model, tok(w.alt_seq)["input_ids"]) - log_p(
-        model.model, tok(w.ref_seq)["input_ids"])
+        model.model, tok(w.ref_seq)["input_ids"]
+    )
     scores = model.score_windows([w])
     assert scores["log_likelihood_ratio"][0] == pytest.approx(expected, abs=1e-9)
     assert expected != 0
@@ -469,17 +506,26 @@ def test_hyena_loads_reads_d_model_and_scores_the_llr(tmp_path):
 
 
 def test_an_unlisted_folder_gets_its_family_from_model_type(tmp_path):
-    loaded = load(str(hyena_folder(tmp_path / tmp_path.name, get_vocab=True)), trust_remote_code=True)
+    loaded = load(
+        str(hyena_folder(tmp_path / tmp_path.name, get_vocab=True)), trust_remote_code=True
+    )
     assert loaded.family == "hyena"
     assert any("config.model_type" in note for note in loaded.notes)
 
 
 # -- Caduceus ----------------------------------------------------------------------------------
 
+
 def caduceus_folder(path):
-    return remote_folder(path, CADUCEUS, "AutoModelForMaskedLM", "FakeForMaskedLM",
-                         tokenizer=char_tokenizer(input_names=["input_ids"], get_vocab=True),
-                         width_key="d_model", model_type="caduceus")
+    return remote_folder(
+        path,
+        CADUCEUS,
+        "AutoModelForMaskedLM",
+        "FakeForMaskedLM",
+        tokenizer=char_tokenizer(input_names=["input_ids"], get_vocab=True),
+        width_key="d_model",
+        model_type="caduceus",
+    )
 
 
 def test_caduceus_without_mamba_ssm_is_reported_by_name(tmp_path):
@@ -490,7 +536,9 @@ def test_caduceus_without_mamba_ssm_is_reported_by_name(tmp_path):
 
 
 def test_caduceus_batches_without_an_attention_mask(tmp_path):
-    model = HFModel(entry("caduceus", caduceus_folder(tmp_path / tmp_path.name), packages=())).load()
+    model = HFModel(
+        entry("caduceus", caduceus_folder(tmp_path / tmp_path.name), packages=())
+    ).load()
     assert "attention_mask" not in model.tokenizer("ACGT")  # as the real tokenizer
     assert model.embedding_dim == 16
     # bidirectional and mask-less: padding would change real tokens, so it must not be seen
@@ -502,13 +550,20 @@ def test_caduceus_batches_without_an_attention_mask(tmp_path):
 
 # -- FastESM2 ----------------------------------------------------------------------------------
 
+
 def fastesm_folder(path):
     from genobench.models.local import local_model_path
 
     # its class body loads a separate checkpoint's tokenizer (facebook/esm2_t6_8M_UR50D)
-    return remote_folder(path, FASTESM, "AutoModel", "FakeModel", vocab_size=33,
-                         tokenizer_folder=str(local_model_path("esm2-tiny")),
-                         _attn_implementation="eager")
+    return remote_folder(
+        path,
+        FASTESM,
+        "AutoModel",
+        "FakeModel",
+        vocab_size=33,
+        tokenizer_folder=str(local_model_path("esm2-tiny")),
+        _attn_implementation="eager",
+    )
 
 
 def test_fastesm_fails_upstream_without_its_adapter(tmp_path, monkeypatch):
@@ -520,7 +575,9 @@ def test_fastesm_fails_upstream_without_its_adapter(tmp_path, monkeypatch):
 
 
 def test_fastesm_loads_and_is_labelled_by_the_attention_it_runs(tmp_path):
-    enc = EsmEncoder(entry("fastesm2-650", fastesm_folder(tmp_path / tmp_path.name)), attention=None)
+    enc = EsmEncoder(
+        entry("fastesm2-650", fastesm_folder(tmp_path / tmp_path.name)), attention=None
+    )
     assert enc.model.config._attn_implementation == "eager"  # what its config claims
     assert enc.attn_implementation == "sdpa"  # what it really calls
     x = enc.embed(["MKTAYIAKQR", "MKV"], batch_size=2, progress=False)
@@ -530,10 +587,18 @@ def test_fastesm_loads_and_is_labelled_by_the_attention_it_runs(tmp_path):
 
 # -- Evo-1 -------------------------------------------------------------------------------------
 
+
 def evo_folder(path):
-    return remote_folder(path, EVO, "AutoModelForCausalLM", "FakeForCausalLM",
-                         tokenizer=BYTE_TOKENIZER, tokenizer_class="ByteTokenizer",
-                         model_type="stripedhyena", vocab_size=256)
+    return remote_folder(
+        path,
+        EVO,
+        "AutoModelForCausalLM",
+        "FakeForCausalLM",
+        tokenizer=BYTE_TOKENIZER,
+        tokenizer_class="ByteTokenizer",
+        model_type="stripedhyena",
+        vocab_size=256,
+    )
 
 
 def test_evo_without_flash_attn_is_reported_by_name(tmp_path):
@@ -544,13 +609,15 @@ def test_evo_without_flash_attn_is_reported_by_name(tmp_path):
 
 
 def test_evo_byte_tokenizer_without_pad_token_batches_and_scores(tmp_path):
-    model = HFModel(entry("evo-1", evo_folder(tmp_path / tmp_path.name), packages=(),
-                          needs_4bit=False)).load()
+    model = HFModel(
+        entry("evo-1", evo_folder(tmp_path / tmp_path.name), packages=(), needs_4bit=False)
+    ).load()
     assert model.tokenizer.pad_token is None
     seqs = ["ACGTTGCAAGCT", "ACGTTGCAAGCA"]
     w = VariantWindow(0, 11, seqs[0], seqs[1])
     expected = log_p(model.model, [ord(c) for c in seqs[1]]) - log_p(
-        model.model, [ord(c) for c in seqs[0]])
+        model.model, [ord(c) for c in seqs[0]]
+    )
     llr = model.score_windows([w, w])["log_likelihood_ratio"]
     np.testing.assert_allclose(llr, expected, atol=1e-9)
     with torch.no_grad():  # a tuple output, a batch of unequal lengths with no pad token

@@ -52,7 +52,8 @@ def test_residue_mask_excludes_bos_eos_and_padding():
     assert batch["residue_mask"].tolist() == [[0, 1, 1, 1, 0, 0, 0], [0, 1, 1, 1, 1, 1, 0]]
     ids = torch.tensor([[0, 5, 6, 2, 1]])
     assert residue_mask(ids, torch.tensor([[1, 1, 1, 1, 0]]), [0, 1, 2]).tolist() == [
-        [0, 1, 1, 0, 0]]
+        [0, 1, 1, 0, 0]
+    ]
 
 
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])

@@ -23,8 +23,9 @@ def test_same_seed_same_weights_different_seed_different(tmp_path):
     assert wa.keys() == wb.keys()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert any(not torch.equal(wa[k], wc[k]) for k in wa)
-    assert (tmp_path / "a" / "tokenizer.json").read_text() == \
-        (tmp_path / "b" / "tokenizer.json").read_text()
+    assert (tmp_path / "a" / "tokenizer.json").read_text() == (
+        tmp_path / "b" / "tokenizer.json"
+    ).read_text()
     assert a["steps_completed"] == 3 and len(a["loss_curve"]) == 1
     assert not a["stopped_by_time"]
     assert json.loads((tmp_path / "a" / TRAINING_FILE).read_text())["seed"] == 3
@@ -33,8 +34,9 @@ def test_same_seed_same_weights_different_seed_different(tmp_path):
 
 def test_training_is_cut_by_the_time_cap_and_says_so(tmp_path):
     with pytest.warns(UserWarning, match="max_seconds"):
-        record = build_genomic_lm(tmp_path / "m", preset="tiny", max_steps=10_000,
-                                  max_seconds=0.5, progress=False)
+        record = build_genomic_lm(
+            tmp_path / "m", preset="tiny", max_steps=10_000, max_seconds=0.5, progress=False
+        )
     assert record["stopped_by_time"]
     assert 0 < record["steps_completed"] < 10_000
     assert training_record(tmp_path / "m")["stopped_by_time"]

@@ -6,10 +6,17 @@ import pytest
 import torch
 
 from genobench.models import loading
-from genobench.models.loading import (QUANT_MODES, STANDARD, ModelLoadError, ModeUnavailable,
-                                      load_model, quantization_config, resolve_dtype)
-from genobench.models.registry import spec_for
+from genobench.models.loading import (
+    QUANT_MODES,
+    STANDARD,
+    ModelLoadError,
+    ModeUnavailable,
+    load_model,
+    quantization_config,
+    resolve_dtype,
+)
 from genobench.models.local import resolve_model
+from genobench.models.registry import spec_for
 from genobench.profiling.memory import model_footprint_bytes
 
 TINY = "local:genomic-lm-tiny"
@@ -78,8 +85,11 @@ def test_unknown_mode_dtype_and_missing_paths_are_clear(tiny_path, tmp_path):
 
 def test_missing_bitsandbytes_makes_modes_unavailable_with_the_reason(tiny_path, monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(loading.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    monkeypatch.setattr(
+        loading.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "bitsandbytes" else real(name, *a),
+    )
     with pytest.raises(ModeUnavailable) as info:
         load_model(tiny_path, "4bit_nf4")
     assert "bitsandbytes is not installed" in info.value.reason

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from genobench.models.markov import KmerMarkov
 from genobench.benchmarks.gfm_zeroshot.scorers import MarkovModel
+from genobench.models.markov import KmerMarkov
 from genobench.models.registry import load_registry
 
 

@@ -5,8 +5,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genobench.models.registry import (RegistryError, default_registry_path, load_registry,
-                                       lookup, select_models, spec_for)
+from genobench.models.registry import (
+    RegistryError,
+    default_registry_path,
+    load_registry,
+    lookup,
+    select_models,
+    spec_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 HUB_IDS = {
@@ -32,8 +38,9 @@ def registry_file(tmp_path, **entries):
 
 def test_registry_ships_inside_the_package():
     path = default_registry_path()
-    assert path.is_file() and path.parent.name == "models" and path.parent.parent.name == \
-        "genobench"
+    assert (
+        path.is_file() and path.parent.name == "models" and path.parent.parent.name == "genobench"
+    )
     assert not (REPO / "params" / "gfm_zeroshot" / "registry.yaml").exists()
     pyproject = (REPO / "pyproject.toml").read_text()
     assert '"genobench.models" = ["registry.yaml"]' in pyproject
@@ -63,8 +70,9 @@ def test_lookup_by_name_hub_id_alias_and_local_name():
     assert spec_for("local:esm2-tiny").name == "esm2-tiny"
     adhoc = spec_for("some-org/unlisted-model")
     assert not adhoc.registered and adhoc.family == "auto" and "config.model_type" in adhoc.notes
-    with pytest.raises(RegistryError, match="unknown local model 'local:nope'; available: .*"
-                                            "local:tiny-mistral"):
+    with pytest.raises(
+        RegistryError, match="unknown local model 'local:nope'; available: .*local:tiny-mistral"
+    ):
         spec_for("local:nope")
 
 
@@ -99,19 +107,25 @@ def test_params_files_name_models():
     assert {"genomeocean-4b", "dnabert2", "evo-1", "fastesm2-650", "tnf"} <= set(named)
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(type="decoder"), "type 'decoder' is not one of encoder, causal"),
-    (dict(zero_shot_method="vibes"), "unknown zero_shot_method 'vibes'"),
-    (dict(extra_methods=["telepathy"]), "unknown method 'telepathy' in extra_methods"),
-    (dict(zero_shot_method="log_likelihood_ratio"), "log_likelihood_ratio needs type causal"),
-    (dict(extra_methods=["masked_marginal"]), "masked_marginal needs type encoder with masked_lm"),
-    (dict(tokenization="words"), "tokenization 'words'"),
-    (dict(needs_4bit="yes"), "needs_4bit must be true or false"),
-    (dict(params=-3), "params must be a positive number"),
-    (dict(colour="blue"), "unknown field\\(s\\) colour"),
-    (dict(family="kmer_markov"), "the k-mer Markov baseline needs an integer order"),
-    (dict(pooling="max"), "pooling 'max' is not one of"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(type="decoder"), "type 'decoder' is not one of encoder, causal"),
+        (dict(zero_shot_method="vibes"), "unknown zero_shot_method 'vibes'"),
+        (dict(extra_methods=["telepathy"]), "unknown method 'telepathy' in extra_methods"),
+        (dict(zero_shot_method="log_likelihood_ratio"), "log_likelihood_ratio needs type causal"),
+        (
+            dict(extra_methods=["masked_marginal"]),
+            "masked_marginal needs type encoder with masked_lm",
+        ),
+        (dict(tokenization="words"), "tokenization 'words'"),
+        (dict(needs_4bit="yes"), "needs_4bit must be true or false"),
+        (dict(params=-3), "params must be a positive number"),
+        (dict(colour="blue"), "unknown field\\(s\\) colour"),
+        (dict(family="kmer_markov"), "the k-mer Markov baseline needs an integer order"),
+        (dict(pooling="max"), "pooling 'max' is not one of"),
+    ],
+)
 def test_bad_entries_are_named(tmp_path, change, match):
     with pytest.raises(RegistryError, match="model 'm': " + match):
         load_registry(registry_file(tmp_path, m={**GOOD, **change}))
@@ -133,6 +147,8 @@ def test_missing_field_duplicate_id_and_bad_file(tmp_path):
 def test_select_models_keeps_order_and_names_unknown():
     reg = load_registry()
     assert [s.name for s in select_models(reg, ["kmer-markov", "dnabert2"])] == [
-        "kmer-markov", "dnabert2"]
+        "kmer-markov",
+        "dnabert2",
+    ]
     with pytest.raises(RegistryError, match="'gpt-5' not in the registry"):
         select_models(reg, ["kmer-markov", "gpt-5"])

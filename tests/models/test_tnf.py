@@ -11,7 +11,7 @@ def revcomp(s: str) -> str:
 
 def test_canonical_count_matches_formula():
     # 4^4 k-mers, 4^2 of them are their own reverse complement (even k): (256 + 16) / 2
-    assert len(KMERS) == (4 ** 4 + 4 ** 2) // 2 == 136
+    assert len(KMERS) == (4**4 + 4**2) // 2 == 136
 
 
 def test_hand_count():

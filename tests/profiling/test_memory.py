@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from genobench.profiling.memory import (PeakMemory, model_footprint_bytes, peak_rss_bytes,
-                                        release_memory, reset_peak_rss, rss_bytes)
+from genobench.profiling.memory import (
+    PeakMemory,
+    model_footprint_bytes,
+    peak_rss_bytes,
+    release_memory,
+    reset_peak_rss,
+    rss_bytes,
+)
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
@@ -42,4 +48,3 @@ def test_shared_weights_are_counted_once():
     b = torch.nn.Linear(64, 64, bias=False)
     b.weight = a.weight
     assert model_footprint_bytes(torch.nn.ModuleList([a, b])) == 64 * 64 * 4
-

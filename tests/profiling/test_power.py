@@ -6,8 +6,15 @@ import time
 import numpy as np
 import pytest
 
-from genobench.profiling.power import (ENERGY_COUNTER, SAMPLES, PowerMonitor, PowerResult,
-                                       efficiency, integrate_power, nvml_device_index)
+from genobench.profiling.power import (
+    ENERGY_COUNTER,
+    SAMPLES,
+    PowerMonitor,
+    PowerResult,
+    efficiency,
+    integrate_power,
+    nvml_device_index,
+)
 
 
 class FakeNVMLError(Exception):
@@ -66,7 +73,8 @@ def test_integrate_power_matches_known_integrals():
     w = 100 + 50 * t
     assert integrate_power(t, w) == pytest.approx(100 * 2 + 25 * 4)
     assert integrate_power(t, w, 0.333, 1.777) == pytest.approx(
-        100 * (1.777 - 0.333) + 25 * (1.777 ** 2 - 0.333 ** 2))
+        100 * (1.777 - 0.333) + 25 * (1.777**2 - 0.333**2)
+    )
     # a sine over whole periods has mean 300 W
     w = 300 + 100 * np.sin(2 * np.pi * t)
     assert integrate_power(t, w) == pytest.approx(600.0, rel=1e-4)

@@ -39,7 +39,10 @@ def test_speed_ratio_range_and_overlap_by_hand():
     fast = summarize_times([1.0, 1.1, 1.2])
     r = speed_ratio(base, fast)
     assert r["speedup"] == pytest.approx(2.2 / 1.1)
-    assert (r["speedup_min"], r["speedup_max"]) == (pytest.approx(2.0 / 1.2), pytest.approx(2.4 / 1.0))
+    assert (r["speedup_min"], r["speedup_max"]) == (
+        pytest.approx(2.0 / 1.2),
+        pytest.approx(2.4 / 1.0),
+    )
     assert r["overlap"] is False
     noisy = speed_ratio(summarize_times([1.0, 3.0]), summarize_times([0.9, 1.1]))
     assert noisy["overlap"] is True  # 1.0 lies in both ranges

@@ -6,8 +6,8 @@ import multiprocessing as mp
 
 import pytest
 
-from genobench.models.markov import KmerMarkov
 from genobench.models import local
+from genobench.models.markov import KmerMarkov
 from genobench.report.results import failure_row, failures_summary, read_failures, write_failures
 
 
@@ -16,10 +16,13 @@ def test_write_failures_records_rows_and_refuses_incomplete_ones(tmp_path):
     row = failure_row("model x", KeyError("attention_mask"), fix="upgrade")
     write_failures(tmp_path, [row, {"what": "mode 8bit", "error": "RuntimeError: boom"}])
     rows = json.loads((tmp_path / "failures.json").read_text())
-    assert rows == [{"what": "model x", "error": "KeyError: 'attention_mask'", "fix": "upgrade"},
-                    {"what": "mode 8bit", "error": "RuntimeError: boom", "fix": None}]
-    assert failures_summary(rows) == ("2 failed: model x (KeyError: 'attention_mask'); "
-                                      "mode 8bit (RuntimeError: boom)")
+    assert rows == [
+        {"what": "model x", "error": "KeyError: 'attention_mask'", "fix": "upgrade"},
+        {"what": "mode 8bit", "error": "RuntimeError: boom", "fix": None},
+    ]
+    assert failures_summary(rows) == (
+        "2 failed: model x (KeyError: 'attention_mask'); mode 8bit (RuntimeError: boom)"
+    )
     with pytest.raises(ValueError, match="failure row 0 needs non-empty 'what' and 'error'"):
         write_failures(tmp_path / "other", [{"what": "x"}])
     assert not (tmp_path / "other" / "failures.json").exists()

@@ -41,8 +41,9 @@ def test_smoke_run_writes_every_output(binning_smoke_run):
 def test_bad_csv_fails_the_run_cleanly(in_repo, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("genome_id,seq\ng1,ACGT\n")
-    record = run_notebook("binning", "params/binning/smoke.yaml", {"csv": str(bad)},
-                          reports_dir=tmp_path / "reports")
+    record = run_notebook(
+        "binning", "params/binning/smoke.yaml", {"csv": str(bad)}, reports_dir=tmp_path / "reports"
+    )
     run_dir = tmp_path / "reports" / "runs" / "binning" / "smoke"
     assert record["status"] == "failed"
     assert "missing column(s) fragment_id" in record["error"]
@@ -67,18 +68,45 @@ def test_cli_reports_missing_notebook_and_params(in_repo, tmp_path, capsys):
 def test_plain_jupytext_and_papermill(smoke_run, in_repo, tmp_path):
     """A notebook runs the same under plain jupytext + papermill as under genobench's runner."""
     nb = tmp_path / "gradient_check.ipynb"
-    subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb",
-                    "notebooks/gradient_check.py", "-o", str(nb)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupytext",
+            "--to",
+            "ipynb",
+            "notebooks/gradient_check.py",
+            "-o",
+            str(nb),
+        ],
+        check=True,
+        capture_output=True,
+    )
     out = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "papermill", str(nb), str(tmp_path / "done.ipynb"),
-                    "-f", "params/gradient_check/smoke.yaml", "-p", "output_dir", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(nb),
+            str(tmp_path / "done.ipynb"),
+            "-f",
+            "params/gradient_check/smoke.yaml",
+            "-p",
+            "output_dir",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     run_dir, record = smoke_run("gradient_check")
     assert record["status"] == "ok"
     plain, runner = (pd.read_csv(d / "gradient_check.csv") for d in (out, run_dir))
-    computed = [c for c in runner.columns  # times and peak memory are measured, not computed
-                if not (c.endswith("_s") or "peak_mem" in c)]
+    computed = [
+        c
+        for c in runner.columns  # times and peak memory are measured, not computed
+        if not (c.endswith("_s") or "peak_mem" in c)
+    ]
     assert len(computed) > 5
     pd.testing.assert_frame_equal(plain[computed], runner[computed])
 
@@ -90,13 +118,17 @@ FIXTURE_NOTEBOOKS = REPO / "tests" / "report" / "workflow_fixtures" / "notebooks
 
 def _alpha(reports, **overrides):
     """The workflow fixture notebook `alpha` (seconds): headline = value, or fails."""
-    return run_notebook("alpha", None, overrides, name="r", reports_dir=reports,
-                        notebooks_dir=FIXTURE_NOTEBOOKS)
+    return run_notebook(
+        "alpha", None, overrides, name="r", reports_dir=reports, notebooks_dir=FIXTURE_NOTEBOOKS
+    )
 
 
 def _attempts(run_dir):
-    return sorted(p.name for p in (run_dir / "attempts").iterdir()) \
-        if (run_dir / "attempts").is_dir() else []
+    return (
+        sorted(p.name for p in (run_dir / "attempts").iterdir())
+        if (run_dir / "attempts").is_dir()
+        else []
+    )
 
 
 @pytest.mark.slow
@@ -149,13 +181,17 @@ def test_a_failed_rerun_of_binning_keeps_its_metrics(binning_smoke_run, in_repo,
     metrics = (run_dir / "binning_metrics.csv").read_bytes()
     good = (run_dir / "run.json").read_text()
     rng = np.random.default_rng(0)
-    rows = [(f"g{g}", f"g{g}_f{i}", "".join(rng.choice(list("ACGT"), 400)))
-            for g in range(3) for i in range(10)]
+    rows = [
+        (f"g{g}", f"g{g}_f{i}", "".join(rng.choice(list("ACGT"), 400)))
+        for g in range(3)
+        for i in range(10)
+    ]
     rows[7] = (rows[7][0], rows[7][1], rows[7][2][:50] + "J" + rows[7][2][51:])
     bad = tmp_path / "bad.csv"
     pd.DataFrame(rows, columns=["genome_id", "fragment_id", "seq"]).to_csv(bad, index=False)
-    record = run_notebook("binning", "params/binning/smoke.yaml", {"csv": str(bad)},
-                          reports_dir=tmp_path)
+    record = run_notebook(
+        "binning", "params/binning/smoke.yaml", {"csv": str(bad)}, reports_dir=tmp_path
+    )
     assert record["status"] == "failed" and "J" in record["error"], record["error"]
     assert (run_dir / "binning_metrics.csv").read_bytes() == metrics
     assert (run_dir / "run.json").read_text() == good
@@ -171,15 +207,37 @@ EPOCHS = 40  # a smoke epoch takes milliseconds: enough of them that the kill la
 def test_a_killed_semicrf_run_resumes_and_ends_like_an_uninterrupted_one(in_repo, tmp_path):
     """SIGKILL the whole run (as SLURM does at a time limit) once its first model has a
     checkpoint; the rerun resumes from it and writes the metrics of a run never killed."""
-    args = ["semicrf_synthetic", "-f", "params/semicrf_synthetic/smoke.yaml",
-            "-p", "models", "[softmax, linear]", "-p", "epochs", str(EPOCHS),
-            "-p", "data_dir", str(tmp_path / "data")]
+    args = [
+        "semicrf_synthetic",
+        "-f",
+        "params/semicrf_synthetic/smoke.yaml",
+        "-p",
+        "models",
+        "[softmax, linear]",
+        "-p",
+        "epochs",
+        str(EPOCHS),
+        "-p",
+        "data_dir",
+        str(tmp_path / "data"),
+    ]
 
     def genobench(*extra):
-        return subprocess.Popen([sys.executable, "-m", "genobench.cli", "--reports-dir",
-                                 str(tmp_path / "reports"), "run", *args, *extra],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "genobench.cli",
+                "--reports-dir",
+                str(tmp_path / "reports"),
+                "run",
+                *args,
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     cache = Path(os.environ["GENOBENCH_CACHE"]) / "runs" / "semicrf_synthetic"
     proc = genobench("--name", "killed")
@@ -198,8 +256,9 @@ def test_a_killed_semicrf_run_resumes_and_ends_like_an_uninterrupted_one(in_repo
     resumed = json.loads((run_dir / "killed" / "run.json").read_text())
     assert resumed["status"] == "ok" and resumed["state_dir"].startswith(str(cache))
     notebook = (run_dir / "killed" / "semicrf_synthetic.ipynb").read_text()
-    resumed_at = re.search(r"softmax: resumed from \S+softmax_last\.pt after epoch (\d+)\b",
-                           notebook)
+    resumed_at = re.search(
+        r"softmax: resumed from \S+softmax_last\.pt after epoch (\d+)\b", notebook
+    )
     assert resumed_at and 1 <= int(resumed_at.group(1)) < EPOCHS  # killed mid-training
     assert "resumed from" not in (run_dir / "whole" / "semicrf_synthetic.ipynb").read_text()
     assert [a.endswith("-failed") for a in _attempts(run_dir / "killed")] == [True]

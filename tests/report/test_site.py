@@ -7,10 +7,10 @@ import nbformat
 import pytest
 import yaml
 from markupsafe import escape
+from site_runs import CDN_SCRIPT, failed_attempt, figure, notebook, smoke_reports, write_run
 
 from genobench.benchmarks.records import BENCHMARKS
 from genobench.report.site import collect_runs, pages, render_site, write_project
-from site_runs import CDN_SCRIPT, failed_attempt, figure, notebook, smoke_reports, write_run
 
 
 @pytest.fixture()
@@ -29,20 +29,27 @@ def test_unreadable_or_foreign_folders_are_broken_runs_naming_file_and_error(fab
     assert cut["status"] == "broken" and cut["page"] is None
     assert cut["error"].startswith("runs/gfm_zeroshot/cpu/run.json: JSONDecodeError: ")
     assert runs["runs/gfm_zeroshot/foreign"]["error"] == (
-        "runs/gfm_zeroshot/foreign/run.json: not a run record: a JSON list, expected an object")
+        "runs/gfm_zeroshot/foreign/run.json: not a run record: a JSON list, expected an object"
+    )
     assert runs["runs/binning/corrupt"]["error"].startswith(
-        "runs/binning/corrupt/binning.ipynb: not a readable notebook: NotJSONError")
+        "runs/binning/corrupt/binning.ipynb: not a readable notebook: NotJSONError"
+    )
     assert [r["status"] for r in runs.values()].count("broken") == 3
     assert runs["runs/quantization/smoke"]["status"] == "partial"
 
 
-@pytest.mark.parametrize("record, problem", [
-    ({"notebook": "x", "params_name": "y"}, "not a run record: no string status"),
-    ({"notebook": "x", "params_name": "y", "status": "done"}, "unknown status 'done'"),
-    ({"notebook": "x", "params_name": "y", "status": "ok", "headline": 3}, "headline is not"),
-    ({"notebook": "x", "params_name": "y", "status": "ok", "sweep": {"keys": []}},
-     "sweep is not an object"),
-])
+@pytest.mark.parametrize(
+    "record, problem",
+    [
+        ({"notebook": "x", "params_name": "y"}, "not a run record: no string status"),
+        ({"notebook": "x", "params_name": "y", "status": "done"}, "unknown status 'done'"),
+        ({"notebook": "x", "params_name": "y", "status": "ok", "headline": 3}, "headline is not"),
+        (
+            {"notebook": "x", "params_name": "y", "status": "ok", "sweep": {"keys": []}},
+            "sweep is not an object",
+        ),
+    ],
+)
 def test_a_record_missing_what_the_site_reads_is_broken(tmp_path, record, problem):
     folder = tmp_path / "runs" / "x" / "y"
     folder.mkdir(parents=True)
@@ -54,15 +61,26 @@ def test_a_record_missing_what_the_site_reads_is_broken(tmp_path, record, proble
 def test_only_failed_attempts_newer_than_the_good_result_are_flagged(fabricated):
     run = _by_dir(collect_runs(fabricated))["runs/gradient_check/cpu"]
     assert run["status"] == "ok"  # the last good result is what the page shows
-    assert run["newer_failures"] == [{
-        "time": "2026-01-05 00:00 UTC", "error_line": "RuntimeError: out of memory",
-        "traceback": "runs/gradient_check/cpu/attempts/20260105T000000Z-failed/error.txt"}]
+    assert run["newer_failures"] == [
+        {
+            "time": "2026-01-05 00:00 UTC",
+            "error_line": "RuntimeError: out of memory",
+            "traceback": "runs/gradient_check/cpu/attempts/20260105T000000Z-failed/error.txt",
+        }
+    ]
     assert not any(f.startswith("attempts/") for f in run["files"])
 
 
 def test_a_run_that_never_succeeded_shows_its_attempts(tmp_path):
-    run_dir = write_run(tmp_path, "binning", "cpu", status="failed", error="ValueError: a\nb",
-                        with_notebook=False, finished="2026-01-01T00:00:00+00:00")
+    run_dir = write_run(
+        tmp_path,
+        "binning",
+        "cpu",
+        status="failed",
+        error="ValueError: a\nb",
+        with_notebook=False,
+        finished="2026-01-01T00:00:00+00:00",
+    )
     failed_attempt(run_dir, "20260102T000000Z", "OSError: disk full")
     [run] = collect_runs(tmp_path)
     view = pages.run_view(run, tmp_path)
@@ -73,23 +91,33 @@ def test_a_run_that_never_succeeded_shows_its_attempts(tmp_path):
 
 
 def test_provenance_and_headline_lines():
-    run = {"status": "ok", "git_commit": "abcdef0123", "device": {"cpu": "x86_64", "gpu": "H200"},
-           "finished": "2026-03-04T05:06:07.123+00:00", "params_file": "params/binning/gpu.yaml",
-           "duration_s": 61.26, "headline": {"metric": "ARI (tnf)", "value": 0.123456}}
+    run = {
+        "status": "ok",
+        "git_commit": "abcdef0123",
+        "device": {"cpu": "x86_64", "gpu": "H200"},
+        "finished": "2026-03-04T05:06:07.123+00:00",
+        "params_file": "params/binning/gpu.yaml",
+        "duration_s": 61.26,
+        "headline": {"metric": "ARI (tnf)", "value": 0.123456},
+    }
     assert pages.provenance(run) == (
-        "commit abcdef0 · H200 · 2026-03-04 05:06 UTC · params/binning/gpu.yaml · 61.3 s")
+        "commit abcdef0 · H200 · 2026-03-04 05:06 UTC · params/binning/gpu.yaml · 61.3 s"
+    )
     assert pages.provenance({"status": "ok", "device": {"cpu": "arm64"}}) == (
-        "commit unknown · CPU arm64 · date unknown · no params file · duration unknown")
+        "commit unknown · CPU arm64 · date unknown · no params file · duration unknown"
+    )
     assert pages.headline_text(run) == "ARI (tnf) = 0.1235"
     assert pages.headline_text({"headline": {"metric": "check", "value": "PASS"}}) == (
-        "check = PASS")
+        "check = PASS"
+    )
     assert pages.headline_text({"headline": None}) is None
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_every_benchmark_notebook_declares_its_record_and_writes_its_key_figure(
-        name, smoke_run, in_repo):
+    name, smoke_run, in_repo
+):
     assert sorted(BENCHMARKS) == sorted(p.stem for p in (in_repo / "notebooks").glob("*.py"))
     bench = BENCHMARKS[name]
     assert bench.direction in ("higher", "lower", "pass")
@@ -102,8 +130,7 @@ def test_front_page_sections_follow_the_declared_benchmarks_with_key_figures(fab
     runs = collect_runs(fabricated)
     front = pages.front_view(runs, fabricated)
     sections = {s["name"]: s for s in front["benchmarks"]}
-    assert [s["name"] for s in front["benchmarks"]] == [
-        n for n in BENCHMARKS if n in sections]
+    assert [s["name"] for s in front["benchmarks"]] == [n for n in BENCHMARKS if n in sections]
     assert front["summary"] == "9 runs of 6 benchmarks: 3 ok, 1 partial, 2 failed, 3 broken"
     assert sections["quantization"]["direction"] == "lower is better"
     assert sections["quantization"]["figure"]["run"] == "smoke"
@@ -112,24 +139,43 @@ def test_front_page_sections_follow_the_declared_benchmarks_with_key_figures(fab
     assert sections["esm_speed"]["figure"] is None
     assert sections["esm_speed"]["figure_missing"] == "no run of it succeeded yet"
     assert sections["semicrf_synthetic"]["figure_missing"] == (
-        "no good run wrote figures/duration_comparison.json")
+        "no good run wrote figures/duration_comparison.json"
+    )
     assert [r["label"] for r in sections["semicrf_synthetic"]["runs"]] == [
-        "grid: T=100", "grid: T=1000"]
+        "grid: T=100",
+        "grid: T=1000",
+    ]
     assert sections["semicrf_synthetic"]["sweeps"][0]["href"] == (
-        "runs/semicrf_synthetic/sweep-grid.html")
+        "runs/semicrf_synthetic/sweep-grid.html"
+    )
 
 
 def test_the_most_recent_good_run_gives_the_key_figure(tmp_path):
-    for name, finished in (("old", "2026-01-01T00:00:00+00:00"),
-                           ("new", "2026-02-01T00:00:00+00:00")):
-        write_run(tmp_path, "gradient_check", name, fig=("gradient_check", figure(name)),
-                  finished=finished)
-    write_run(tmp_path, "gradient_check", "newest", status="failed", error="E: x",
-              fig=("gradient_check", figure("failed")), finished="2026-03-01T00:00:00+00:00")
+    for name, finished in (
+        ("old", "2026-01-01T00:00:00+00:00"),
+        ("new", "2026-02-01T00:00:00+00:00"),
+    ):
+        write_run(
+            tmp_path,
+            "gradient_check",
+            name,
+            fig=("gradient_check", figure(name)),
+            finished=finished,
+        )
+    write_run(
+        tmp_path,
+        "gradient_check",
+        "newest",
+        status="failed",
+        error="E: x",
+        fig=("gradient_check", figure("failed")),
+        finished="2026-03-01T00:00:00+00:00",
+    )
     runs = collect_runs(tmp_path)
     figure_, _ = pages.key_figure(BENCHMARKS["gradient_check"], runs, tmp_path)
     assert figure_["run"] == "new" and figure_["href"] == (
-        "runs/gradient_check/new/gradient_check.html")
+        "runs/gradient_check/new/gradient_check.html"
+    )
 
 
 def test_notebook_figures_use_the_shared_plotly_and_nothing_from_a_cdn():
@@ -146,7 +192,8 @@ def test_navigation_lists_each_benchmark_with_each_run(fabricated):
     nav = {b["name"]: b for b in pages.nav(collect_runs(fabricated))}
     assert [(r["label"], r["status"], r["href"]) for r in nav["gradient_check"]["runs"]] == [
         ("cpu", "ok", "runs/gradient_check/cpu/gradient_check.html"),
-        ("smoke", "ok", "runs/gradient_check/smoke/gradient_check.html")]
+        ("smoke", "ok", "runs/gradient_check/smoke/gradient_check.html"),
+    ]
     assert nav["gfm_zeroshot"]["runs"][0]["href"] is None  # broken: listed, no page
     assert pages.root_of("runs/a/b/c.html") == "../../../" and pages.root_of("index.html") == ""
 
@@ -168,15 +215,17 @@ def test_quarto_project_has_the_same_pages_navbar_and_code_fold(fabricated, tmp_
     navbar = config["website"]["navbar"]["left"]
     assert navbar[0] == {"href": "index.qmd", "text": "Home"}
     menus = {item["text"]: item["menu"] for item in navbar[1:]}
-    assert {"href": "runs/esm_speed/cpu/failed.qmd", "text": "cpu (failed)"} in \
-        menus["ESM speed"]
+    assert {"href": "runs/esm_speed/cpu/failed.qmd", "text": "cpu (failed)"} in menus["ESM speed"]
     assert {p for m in menus.values() for p in (i["href"] for i in m)} == set(listed)
     index = (fabricated / "index.qmd").read_text()
     assert index.startswith("---\ntitle: genobench report\n---") and "```{=html}" in index
-    assert (fabricated / "runs" / "semicrf_synthetic" / "sweep-grid.csv").read_text() \
-        .splitlines() == ["T,status,headline_metric,headline_value,duration_s,run",
-                          "100,ok,F1,0.51,12.5,grid--T-100",
-                          "1000,failed,F1,0.6,12.5,grid--T-1000"]
+    assert (
+        fabricated / "runs" / "semicrf_synthetic" / "sweep-grid.csv"
+    ).read_text().splitlines() == [
+        "T,status,headline_metric,headline_value,duration_s,run",
+        "100,ok,F1,0.51,12.5,grid--T-100",
+        "1000,failed,F1,0.6,12.5,grid--T-1000",
+    ]
 
 
 def test_quarto_renderer_without_quarto_is_a_clear_error(tmp_path, in_repo, monkeypatch):
@@ -186,7 +235,8 @@ def test_quarto_renderer_without_quarto_is_a_clear_error(tmp_path, in_repo, monk
 
 
 def test_a_notebook_nbconvert_cannot_render_becomes_broken_and_the_rest_renders(
-        fabricated, monkeypatch):
+    fabricated, monkeypatch
+):
     real = pages.notebook_html
 
     def fails_for_quantization(nb, page, *args):
@@ -218,8 +268,7 @@ def test_fallback_site_of_the_smoke_run(binning_smoke_run, tmp_path, in_repo):
     assert '<script src="../../../assets/plotly.min.js"></script>' in page
     assert "<code>umap_dim</code></td><td><code>5</code>" in page  # the parameters used
     nb = nbformat.read(reports / "runs" / "binning" / "smoke" / "binning.ipynb", as_version=4)
-    assert page.count('<details class="gb-code">') == sum(
-        c.cell_type == "code" for c in nb.cells)
+    assert page.count('<details class="gb-code">') == sum(c.cell_type == "code" for c in nb.cells)
     assert (site / "runs" / "binning" / "smoke" / "binning_metrics.csv").is_file()
     size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     assert size < 6e6  # plotly.js (4.8 MB) once, the pages small

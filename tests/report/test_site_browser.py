@@ -18,13 +18,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from genobench.report.site import render_site
 from site_runs import smoke_reports
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--remote-debugging-port=0"]
+from genobench.report.site import render_site
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+]
 
 
 def chromium_binary() -> str:
@@ -34,12 +42,18 @@ def chromium_binary() -> str:
         return found
     if os.geteuid() != 0:
         pytest.fail("chromium is not installed: apt-get install chromium (as root), then rerun")
-    subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "chromium"],
-                   check=False, capture_output=True)
+    subprocess.run(
+        ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "chromium"],
+        check=False,
+        capture_output=True,
+    )
     if not shutil.which("chromium"):
         subprocess.run(["apt-get", "update"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y",
-                        "chromium"], check=True, capture_output=True)
+        subprocess.run(
+            ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "chromium"],
+            check=True,
+            capture_output=True,
+        )
     return shutil.which("chromium")
 
 
@@ -51,11 +65,15 @@ class Browser:
 
         self.log = profile / "chromium.log"
         with self.log.open("w") as log:
-            self.proc = subprocess.Popen([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                                          "about:blank"], stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                stdout=log,
+                stderr=log,
+            )
         try:
-            self.ws = websocket.create_connection(self._page_socket(profile), timeout=60,
-                                                  suppress_origin=True)
+            self.ws = websocket.create_connection(
+                self._page_socket(profile), timeout=60, suppress_origin=True
+            )
         except BaseException:
             self.proc.kill()
             raise
@@ -102,8 +120,9 @@ class Browser:
                 raise TimeoutError(f"{url} did not load")
             self.events.append(json.loads(self.ws.recv()))
         while time.monotonic() < deadline and self.evaluate(
-                "[...document.querySelectorAll('.plotly-graph-div')]"
-                ".some(d => !d.querySelector('svg.main-svg'))"):
+            "[...document.querySelectorAll('.plotly-graph-div')]"
+            ".some(d => !d.querySelector('svg.main-svg'))"
+        ):
             time.sleep(0.2)
 
     def errors(self) -> list[str]:
@@ -119,8 +138,11 @@ class Browser:
         return found
 
     def requests(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in self.events
-                if e.get("method") == "Network.requestWillBeSent"]
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
 
     def close(self) -> None:
         self.ws.close()
@@ -161,14 +183,21 @@ def test_every_page_loads_offline_with_figures_and_working_links(smoke_site, bro
         assert browser.errors() == [], page
         outside = [u for u in browser.requests() if not u.startswith("file://")]
         assert outside == [], page
-        drawn = browser.evaluate("[...document.querySelectorAll('.plotly-graph-div')]"
-                                 ".map(d => !!d.querySelector('svg.main-svg'))")
+        drawn = browser.evaluate(
+            "[...document.querySelectorAll('.plotly-graph-div')]"
+            ".map(d => !!d.querySelector('svg.main-svg'))"
+        )
         assert all(drawn), page
         figures += len(drawn)
-        anchors[page] = set(browser.evaluate("[...document.querySelectorAll('[id]')]"
-                                             ".map(e => e.id)"))
-        links += [(page, href) for href in browser.evaluate(
-            "[...document.querySelectorAll('a[href]')].map(a => a.href)")]
+        anchors[page] = set(
+            browser.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)")
+        )
+        links += [
+            (page, href)
+            for href in browser.evaluate(
+                "[...document.querySelectorAll('a[href]')].map(a => a.href)"
+            )
+        ]
     # the front page draws 3 key figures (binning, gradient check, quantization); the binning
     # page its eps sweep and 2 UMAPs, gradient_check/smoke and quantization/smoke one each
     assert figures == 3 + 3 + 1 + 1
@@ -184,16 +213,20 @@ def test_every_page_loads_offline_with_figures_and_working_links(smoke_site, bro
 
 @pytest.mark.slow
 def test_code_is_folded_until_one_click_shows_it(smoke_site, browser):
-    browser.load((smoke_site / "runs" / "gradient_check" / "smoke" / "gradient_check.html")
-                 .as_uri())
-    visible = ("[...document.querySelectorAll('.jp-CodeCell .jp-InputArea')]"
-               ".map(e => e.checkVisibility())")
+    browser.load(
+        (smoke_site / "runs" / "gradient_check" / "smoke" / "gradient_check.html").as_uri()
+    )
+    visible = (
+        "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea')].map(e => e.checkVisibility())"
+    )
     shown = browser.evaluate(visible)
     assert len(shown) == 4 and not any(shown)  # parameters, injected parameters, 2 more
-    injected = browser.evaluate("document.querySelector('.celltag_injected-parameters summary')"
-                                ".textContent")
+    injected = browser.evaluate(
+        "document.querySelector('.celltag_injected-parameters summary').textContent"
+    )
     assert injected == "parameters injected by papermill"
     browser.evaluate("document.querySelector('button.gb-toggle').click()")
     assert all(browser.evaluate(visible))
-    assert "seed = 1" in browser.evaluate("document.querySelector("
-                                          "'.celltag_injected-parameters').innerText")
+    assert "seed = 1" in browser.evaluate(
+        "document.querySelector('.celltag_injected-parameters').innerText"
+    )

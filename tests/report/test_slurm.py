@@ -5,7 +5,8 @@ slurm.conf written from `hostname -s` and `slurmd -C`, and munged, slurmctld, sl
 started by hand in a scratch folder (own socket, ports, key) and stopped by PID at
 the end. The config goes to SLURM's default path, /etc/slurm/slurm.conf (removed at
 the end): Snakemake's job step drops SLURM_* variables, SLURM_CONF too, before its
-`srun`. A machine that already has a slurm.conf of its own skips these tests. Without accounting storage, as on many small clusters: the shipped profile's
+`srun`. A machine that already has a slurm.conf of its own skips these tests. Without
+accounting storage, as on many small clusters: the shipped profile's
 `slurm-status-command: squeue` is what makes the report see jobs end. Every report
 runs as a subprocess under a timeout, so a hang fails the test instead of stalling it.
 """
@@ -45,8 +46,10 @@ def _install_slurm() -> None:
     if shutil.which("slurmd") and shutil.which("munged"):
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("SLURM is not installed and this is not root on Debian: "
-                    f"apt-get install {' '.join(SLURM_PACKAGES)}")
+        pytest.skip(
+            "SLURM is not installed and this is not root on Debian: "
+            f"apt-get install {' '.join(SLURM_PACKAGES)}"
+        )
     apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", *SLURM_PACKAGES]
     if subprocess.run(apt, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update"], capture_output=True, check=True)
@@ -54,40 +57,55 @@ def _install_slurm() -> None:
 
 
 def _slurm_conf(folder: Path) -> str:
-    host = subprocess.run(["hostname", "-s"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-    node = subprocess.run(["slurmd", "-C"], capture_output=True, text=True,
-                          check=True).stdout.splitlines()[0]
+    host = subprocess.run(
+        ["hostname", "-s"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    node = subprocess.run(
+        ["slurmd", "-C"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[0]
     # Claim 8 CPUs whatever the machine has, so the small test jobs run side by side
     # (config_overrides: slurmd takes the configured counts as they are).
     node = re.sub(r"\bCPUs=\d+", "CPUs=8", node)
     node = re.sub(r"\bCoresPerSocket=\d+", "CoresPerSocket=8", node)
     node = re.sub(r"\b(Boards|SocketsPerBoard|ThreadsPerCore)=\d+", r"\1=1", node)
-    return "\n".join([
-        MARK,
-        "ClusterName=genobench-test",
-        f"SlurmctldHost={host}(127.0.0.1)",
-        f"SlurmctldPort={_free_port()}",
-        f"SlurmdPort={_free_port()}",
-        "AuthType=auth/munge", "CredType=cred/munge",
-        f"AuthInfo=socket={folder / 'munge.sock'}",
-        "SlurmUser=root", "SlurmdUser=root",
-        f"StateSaveLocation={folder / 'state'}",
-        f"SlurmdSpoolDir={folder / 'spool'}",
-        f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
-        f"SlurmdPidFile={folder / 'slurmd.pid'}",
-        f"SlurmctldLogFile={folder / 'slurmctld.log'}",
-        f"SlurmdLogFile={folder / 'slurmd.log'}",
-        "SlurmdParameters=config_overrides",
-        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "MpiDefault=none",
-        "ReturnToService=2", "SchedulerType=sched/backfill",
-        "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core",
-        "JobAcctGatherType=jobacct_gather/none",
-        "AccountingStorageType=accounting_storage/none",
-        "MinJobAge=300", "KillWait=5", "InactiveLimit=0",
-        f"{node} NodeAddr=127.0.0.1 State=UNKNOWN",
-        "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                MARK,
+                "ClusterName=genobench-test",
+                f"SlurmctldHost={host}(127.0.0.1)",
+                f"SlurmctldPort={_free_port()}",
+                f"SlurmdPort={_free_port()}",
+                "AuthType=auth/munge",
+                "CredType=cred/munge",
+                f"AuthInfo=socket={folder / 'munge.sock'}",
+                "SlurmUser=root",
+                "SlurmdUser=root",
+                f"StateSaveLocation={folder / 'state'}",
+                f"SlurmdSpoolDir={folder / 'spool'}",
+                f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
+                f"SlurmdPidFile={folder / 'slurmd.pid'}",
+                f"SlurmctldLogFile={folder / 'slurmctld.log'}",
+                f"SlurmdLogFile={folder / 'slurmd.log'}",
+                "SlurmdParameters=config_overrides",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "MpiDefault=none",
+                "ReturnToService=2",
+                "SchedulerType=sched/backfill",
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_Core",
+                "JobAcctGatherType=jobacct_gather/none",
+                "AccountingStorageType=accounting_storage/none",
+                "MinJobAge=300",
+                "KillWait=5",
+                "InactiveLimit=0",
+                f"{node} NodeAddr=127.0.0.1 State=UNKNOWN",
+                "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+            ]
+        )
+        + "\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +134,15 @@ def cluster():
         daemons.append(subprocess.Popen(cmd, stdout=logs, stderr=subprocess.STDOUT))
 
     try:
-        start("munged", "--foreground", f"--socket={folder / 'munge.sock'}",
-              f"--key-file={key}", f"--pid-file={folder / 'munged.pid'}",
-              f"--seed-file={folder / 'munged.seed'}", f"--log-file={folder / 'munged.log'}")
+        start(
+            "munged",
+            "--foreground",
+            f"--socket={folder / 'munge.sock'}",
+            f"--key-file={key}",
+            f"--pid-file={folder / 'munged.pid'}",
+            f"--seed-file={folder / 'munged.seed'}",
+            f"--log-file={folder / 'munged.log'}",
+        )
         _wait(lambda: (folder / "munge.sock").exists(), 20, "munged's socket")
         start("slurmctld", "-D", "-f", str(conf))
         time.sleep(1)
@@ -145,8 +169,11 @@ def _cancel_every_job() -> None:
     if ids:
         subprocess.run(["scancel", *ids], capture_output=True, timeout=30)
     try:
-        _wait(lambda: not _out(["squeue", "-h", "-t", "PD,R,CG", "-o", "%i"]).split(), 60,
-              "every job to end")
+        _wait(
+            lambda: not _out(["squeue", "-h", "-t", "PD,R,CG", "-o", "%i"]).split(),
+            60,
+            "every job to end",
+        )
     except TimeoutError:
         pass  # the daemons are stopped anyway
 
@@ -177,8 +204,9 @@ def workspace(cluster, tmp_path_factory):
         shutil.copytree(FIXTURES / folder, root / folder)
     shutil.copy(REPO / "notebooks" / "semicrf_synthetic.py", root / "notebooks")
     (root / "params" / "semicrf_synthetic").mkdir()
-    shutil.copy(REPO / "params" / "semicrf_synthetic" / "smoke.yaml",
-                root / "params" / "semicrf_synthetic")
+    shutil.copy(
+        REPO / "params" / "semicrf_synthetic" / "smoke.yaml", root / "params" / "semicrf_synthetic"
+    )
     params = {
         "alpha/timeout.yaml": {"sleep_s": 300, "resources": {"runtime_min": 1}},
         "alpha/cancel.yaml": {"sleep_s": 300},
@@ -191,8 +219,9 @@ def workspace(cluster, tmp_path_factory):
     shipped = REPO / "profiles" / "slurm"
     config = yaml.safe_load((shipped / "config.yaml").read_text())
     del config["default-resources"]["slurm_account"]
-    config.update({"slurm-no-account": True, "latency-wait": 5,
-                   "slurm-init-seconds-before-status-checks": 3})
+    config.update(
+        {"slurm-no-account": True, "latency-wait": 5, "slurm-init-seconds-before-status-checks": 3}
+    )
     profile = root / "profile"
     profile.mkdir()
     (profile / "config.yaml").write_text(yaml.safe_dump(config))
@@ -218,8 +247,9 @@ def _start_report(workspace: Path, *args: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "genobench.cli", "report", "--renderer", "fallback", *args]
     if "--profile" not in args:
         cmd += ["--profile", "profile"]
-    return subprocess.Popen(cmd, cwd=workspace, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        cmd, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def record(workspace: Path, notebook: str, run: str) -> dict:
@@ -227,27 +257,29 @@ def record(workspace: Path, notebook: str, run: str) -> dict:
 
 
 def test_the_shipped_profile_is_refused_naming_what_to_edit(workspace):
-    code, out = report(workspace, "--profile", str(REPO / "profiles" / "slurm"),
-                       "--params", "smoke", timeout=60)
+    code, out = report(
+        workspace, "--profile", str(REPO / "profiles" / "slurm"), "--params", "smoke", timeout=60
+    )
     assert code == 2, out
     assert "default-resources.slurm_account still holds the placeholder EDIT_" in out
-    assert "partitions.yaml: partitions.cpu: partition 'cpu' is not one sinfo lists " \
-           "(debug)" in out
+    assert "partitions.yaml: partitions.cpu: partition 'cpu' is not one sinfo lists (debug)" in out
     assert "Submitted" not in out and not (workspace / "reports" / "runs").exists()
 
 
 def _running(rule: str) -> list[str]:
     """SLURM ids of the running jobs of a rule (the executor puts it in the comment)."""
-    return [line.split()[0] for line in _out(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"])
-            .splitlines() if f"rule_{rule}" in line]
+    return [
+        line.split()[0]
+        for line in _out(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"]).splitlines()
+        if f"rule_{rule}" in line
+    ]
 
 
 @pytest.fixture(scope="module")
 def first_report(workspace):
     """The smoke runs, beta/big, a run over its time limit, a failing notebook, and a run
     whose job is cancelled with scancel while it runs."""
-    proc = _start_report(workspace, "--params", "smoke", "big", "timeout", "failing",
-                         "cancel")
+    proc = _start_report(workspace, "--params", "smoke", "big", "timeout", "failing", "cancel")
     try:
         _wait(lambda: _running("run__alpha__cancel"), 300, "alpha/cancel's job to run")
         subprocess.run(["scancel", *_running("run__alpha__cancel")], check=True)
@@ -265,8 +297,12 @@ def first_report(workspace):
 def test_runs_go_through_slurm(workspace, first_report):
     code, out = first_report
     assert code == 1, out  # three runs failed, on purpose
-    for nb, run in (("alpha", "smoke"), ("beta", "smoke"), ("beta", "big"),
-                    ("semicrf_synthetic", "smoke")):
+    for nb, run in (
+        ("alpha", "smoke"),
+        ("beta", "smoke"),
+        ("beta", "big"),
+        ("semicrf_synthetic", "smoke"),
+    ):
         saved = record(workspace, nb, run)
         assert saved["status"] == "ok", (nb, run, saved["error"])
         # the run executed inside a SLURM job this report submitted
@@ -281,11 +317,13 @@ def test_timeout_and_cancel_are_reported_with_their_slurm_state(workspace, first
     code, out = first_report
     timeout = record(workspace, "alpha", "timeout")
     assert timeout["status"] == "failed"
-    assert re.search(r"SLURM job \d+ TIMEOUT after 1:\d\d \(limit 1 min\): raise runtime_min",
-                     timeout["error"]), timeout["error"]
+    assert re.search(
+        r"SLURM job \d+ TIMEOUT after 1:\d\d \(limit 1 min\): raise runtime_min", timeout["error"]
+    ), timeout["error"]
     cancelled = record(workspace, "alpha", "cancel")
-    assert re.search(r"SLURM job \d+ CANCELLED after \d+:\d\d", cancelled["error"]), \
-        cancelled["error"]
+    assert re.search(r"SLURM job \d+ CANCELLED after \d+:\d\d", cancelled["error"]), cancelled[
+        "error"
+    ]
     failing = record(workspace, "beta", "failing")
     assert "deliberate failure of the beta notebook" in failing["error"]
     assert f"FAILED alpha/timeout: {timeout['error']}" in out
@@ -302,7 +340,8 @@ def test_a_rerun_with_nothing_changed_submits_nothing(workspace, first_report):
 def test_a_refused_submission_keeps_the_good_result(workspace, first_report):
     # beta/big now asks for more memory than the node has: sbatch refuses the job
     (workspace / "params" / "beta" / "big.yaml").write_text(
-        yaml.safe_dump({"value": 4, "resources": {"mem_gb": 10000}}))
+        yaml.safe_dump({"value": 4, "resources": {"mem_gb": 10000}})
+    )
     code, out = report(workspace, "--params", "big", timeout=180)
     assert code == 1, out
     big = record(workspace, "beta", "big")
@@ -318,12 +357,18 @@ def test_ctrl_c_cancels_running_and_queued_jobs(workspace):
 
     def states() -> dict[str, str]:
         lines = _out(["squeue", "-h", "-t", "all", "-o", "%k %T"]).splitlines()
-        return {comment: state for comment, state in (line.split() for line in lines)
-                if "ctrlc" in comment}
+        return {
+            comment: state
+            for comment, state in (line.split() for line in lines)
+            if "ctrlc" in comment
+        }
 
     try:
-        _wait(lambda: sorted(states().values()) == ["PENDING", "RUNNING"], 300,
-              "one running and one queued job")
+        _wait(
+            lambda: sorted(states().values()) == ["PENDING", "RUNNING"],
+            300,
+            "one running and one queued job",
+        )
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
     finally:

@@ -25,8 +25,16 @@ from genobench.report.runner import RunConfigError, load_params
 from genobench.report.workflow import SNAKEFILE
 from genobench.report.workflow.driver import ReportOptions, snakemake_command
 from genobench.report.workflow.jobs import sweep_overrides
-from genobench.report.workflow.plan import (MACHINE_UNITS, MAX_NAME, job_resources, plan_runs,
-                                     rule_names, run_name, runs_of_params_file, sweep_points)
+from genobench.report.workflow.plan import (
+    MACHINE_UNITS,
+    MAX_NAME,
+    job_resources,
+    plan_runs,
+    rule_names,
+    run_name,
+    runs_of_params_file,
+    sweep_points,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "report" / "workflow_fixtures"
@@ -64,11 +72,14 @@ def record(workspace: Path, notebook: str, run: str) -> dict:
 
 
 def record_mtimes(workspace: Path) -> dict[str, int]:
-    return {str(p.relative_to(workspace)): p.stat().st_mtime_ns
-            for p in (workspace / "reports" / "runs").glob("*/*/run.json")}
+    return {
+        str(p.relative_to(workspace)): p.stat().st_mtime_ns
+        for p in (workspace / "reports" / "runs").glob("*/*/run.json")
+    }
 
 
 # --- plan: notebooks x params files x sweep points, resources -------------------------
+
 
 def test_snakefile_ships_inside_the_package():
     assert SNAKEFILE.is_file()
@@ -77,13 +88,16 @@ def test_snakefile_ships_inside_the_package():
 
 def test_sweep_points_and_stable_names():
     points = sweep_points({"T": [100, 1000], "K": [4, 8]}, "f.yaml")
-    assert points == [{"T": 100, "K": 4}, {"T": 100, "K": 8}, {"T": 1000, "K": 4},
-                      {"T": 1000, "K": 8}]
+    assert points == [
+        {"T": 100, "K": 4},
+        {"T": 100, "K": 8},
+        {"T": 1000, "K": 4},
+        {"T": 1000, "K": 8},
+    ]
     assert sweep_points(None, "f.yaml") == [{}]
     assert run_name("grid", {"T": 100, "K": 8}) == "grid--K-8--T-100"
     assert run_name("grid", {"K": 8, "T": 100}) == "grid--K-8--T-100"  # order-independent
-    assert run_name("gpu", {"model": "DOEJGI/GenomeOcean-4B"}) == \
-        "gpu--model-DOEJGI_GenomeOcean_4B"
+    assert run_name("gpu", {"model": "DOEJGI/GenomeOcean-4B"}) == "gpu--model-DOEJGI_GenomeOcean_4B"
     assert run_name("cpu", {}) == "cpu"
     long = run_name("gpu", {"models": ["x" * 60, "y" * 60]})
     assert len(long) <= MAX_NAME and long == run_name("gpu", {"models": ["x" * 60, "y" * 60]})
@@ -96,16 +110,19 @@ def test_sweep_values_that_name_alike_get_distinct_runs(tmp_path):
     assert len(set(names)) == 2 and all(n.startswith("grid--model-a_b") for n in names)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("sweep: {T: 5}", "sweep value of 'T' must be a non-empty list"),
-    ("sweep: [1, 2]", "sweep must map parameters to lists"),
-    ("sweep: {T: [1, 1]}", "same combination twice"),
-    ("resources: {gpu: 1}", "unknown resource\\(s\\) gpu; known: gpus"),
-    ("resources: {gpus: -1}", "resources.gpus must be an integer >= 0"),
-    ("resources: {mem_gb: lots}", "resources.mem_gb must be a number"),
-    ("resources: {gpu_model: a100}", "gpu_model needs gpus >= 1"),
-    ("resources: {exclusive: yes please}", "resources.exclusive must be true or false"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sweep: {T: 5}", "sweep value of 'T' must be a non-empty list"),
+        ("sweep: [1, 2]", "sweep must map parameters to lists"),
+        ("sweep: {T: [1, 1]}", "same combination twice"),
+        ("resources: {gpu: 1}", "unknown resource\\(s\\) gpu; known: gpus"),
+        ("resources: {gpus: -1}", "resources.gpus must be an integer >= 0"),
+        ("resources: {mem_gb: lots}", "resources.mem_gb must be a number"),
+        ("resources: {gpu_model: a100}", "gpu_model needs gpus >= 1"),
+        ("resources: {exclusive: yes please}", "resources.exclusive must be true or false"),
+    ],
+)
 def test_bad_sweeps_and_resources_are_refused(tmp_path, text, message):
     params = tmp_path / "bad.yaml"
     params.write_text(text + "\n")
@@ -120,11 +137,13 @@ def test_resources_become_snakemake_resources():
     assert job_resources({"gpus": 0}, "f", device="cuda:0") == (1, one)
     assert job_resources({"mem_gb": 1}, "f", device="cpu") == (1, {"mem_mb": 1024, **one})
     assert job_resources({"gpus": 0, "mem_gb": 2}, "f") == (1, {"mem_mb": 2048, **one})
-    assert job_resources({"gpus": 1, "gpu_model": "a100", "mem_gb": 80, "runtime_min": 120,
-                          "cpus": 8}, "f") == \
-        (8, {"gpu": 1, "gpu_model": "a100", "mem_mb": 81920, "runtime": 120, **one})
-    assert job_resources({"exclusive": True}, "f") == \
-        (1, {"machine": MACHINE_UNITS, "slurm_extra": "'--exclusive'"})
+    assert job_resources(
+        {"gpus": 1, "gpu_model": "a100", "mem_gb": 80, "runtime_min": 120, "cpus": 8}, "f"
+    ) == (8, {"gpu": 1, "gpu_model": "a100", "mem_mb": 81920, "runtime": 120, **one})
+    assert job_resources({"exclusive": True}, "f") == (
+        1,
+        {"machine": MACHINE_UNITS, "slurm_extra": "'--exclusive'"},
+    )
     assert job_resources({"exclusive": False}, "f") == (1, one)
 
 
@@ -137,10 +156,13 @@ def test_workflow_keys_are_not_notebook_parameters(tmp_path):
 
 def test_a_sweep_over_a_list_parameter_passes_one_item_lists():
     known = {"quant_modes": {"default": '["standard", "8bit"]'}, "T": {"default": "100"}}
-    assert sweep_overrides({"quant_modes": "8bit", "T": 1000}, known) == \
-        {"quant_modes": ["8bit"], "T": 1000}
-    assert sweep_overrides({"quant_modes": ["8bit", "4bit_nf4"]}, known) == \
-        {"quant_modes": ["8bit", "4bit_nf4"]}
+    assert sweep_overrides({"quant_modes": "8bit", "T": 1000}, known) == {
+        "quant_modes": ["8bit"],
+        "T": 1000,
+    }
+    assert sweep_overrides({"quant_modes": ["8bit", "4bit_nf4"]}, known) == {
+        "quant_modes": ["8bit", "4bit_nf4"]
+    }
 
 
 def test_plan_discovers_notebooks_and_params_files(tmp_path):
@@ -169,9 +191,10 @@ def test_snakemake_command_line():
     assert local[local.index("--cores") + 1] == "3"
     assert local[local.index("--resources") + 1] == f"machine={MACHINE_UNITS}"
     assert "params=smoke" in local and "--jobs" not in local
-    slurm = snakemake_command(ReportOptions(profile="profiles/slurm", dry_run=True,
-                                            snakemake_args=["--forceall"]),
-                              forcerun=["reports/.workflow/jobs/a/cpu.json"])
+    slurm = snakemake_command(
+        ReportOptions(profile="profiles/slurm", dry_run=True, snakemake_args=["--forceall"]),
+        forcerun=["reports/.workflow/jobs/a/cpu.json"],
+    )
     assert "--cores" not in slurm and "--jobs" not in slurm  # the profile's
     assert "--resources" not in slurm  # on a cluster, exclusive jobs get a node instead
     assert slurm[-3:] == ["--forcerun", "reports/.workflow/jobs/a/cpu.json", "--forceall"]
@@ -181,6 +204,7 @@ def test_snakemake_command_line():
 
 
 # --- dry runs of the real notebooks, locally and with the SLURM profile ----------------
+
 
 def _dry_run_jobs(output: str) -> dict[str, str]:
     """Output (job file) -> resources line, for every run job a Snakemake dry run lists."""
@@ -207,8 +231,16 @@ def test_dry_run_lists_every_notebooks_run(tmp_path):
 
 
 def test_slurm_profile_dry_run_requests_gpus_only_for_gpu_runs(tmp_path):
-    code, out = report(tmp_path, "--profile", str(REPO / "profiles" / "slurm"),
-                       "--params", "cpu", "gpu", "--dry-run", *REAL_DIRS)
+    code, out = report(
+        tmp_path,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--params",
+        "cpu",
+        "gpu",
+        "--dry-run",
+        *REAL_DIRS,
+    )
     assert code == 0, out
     runs, _ = plan_runs(REPO / "notebooks", REPO / "params", ["cpu", "gpu"])
     listed = _dry_run_jobs(out)
@@ -220,8 +252,7 @@ def test_slurm_profile_dry_run_requests_gpus_only_for_gpu_runs(tmp_path):
         if run.params_name == "cpu":
             assert gpu is None, (run.label(), resources)
         else:  # every gpu.yaml asks for a GPU (`device: cuda`, or `resources: {gpus: N}`)
-            assert gpu and int(gpu.group(1)) == run.resources["gpu"] >= 1, \
-                (run.label(), resources)
+            assert gpu and int(gpu.group(1)) == run.resources["gpu"] >= 1, (run.label(), resources)
         if "mem_mb" in run.resources:
             assert f"mem_mb={run.resources['mem_mb']}" in resources
     assert re.search(r"\bgpu=1\b", listed["reports/.workflow/jobs/binning/gpu.json"])
@@ -236,8 +267,16 @@ def test_timing_runs_take_the_whole_machine_locally_and_a_node_on_slurm(tmp_path
     for job, resources in listed.items():
         units = int(re.search(r"\bmachine=(\d+)", resources).group(1))
         assert units == (MACHINE_UNITS if job in exclusive else 1), (job, resources)
-    code, out = report(tmp_path, "--profile", str(REPO / "profiles" / "slurm"),
-                       "--params", "cpu", "gpu", "--dry-run", *REAL_DIRS)
+    code, out = report(
+        tmp_path,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--params",
+        "cpu",
+        "gpu",
+        "--dry-run",
+        *REAL_DIRS,
+    )
     assert code == 0, out
     for job, resources in _dry_run_jobs(out).items():
         timed = re.search(r"/(esm_speed|quantization)/", job) is not None
@@ -248,12 +287,14 @@ def test_profile_partitions_send_gpu_runs_to_the_gpu_partition():
     from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file
 
     partitions = read_partition_file(REPO / "profiles" / "slurm" / "partitions.yaml")
-    log = types.SimpleNamespace(info=lambda *a: None, warning=lambda *a: None,
-                                debug=lambda *a: None)
+    log = types.SimpleNamespace(
+        info=lambda *a: None, warning=lambda *a: None, debug=lambda *a: None
+    )
 
     def job(**resources):
-        return types.SimpleNamespace(name="run", threads=1,
-                                     resources={"mem_mb": 16384, "runtime": 120, **resources})
+        return types.SimpleNamespace(
+            name="run", threads=1, resources={"mem_mb": 16384, "runtime": 120, **resources}
+        )
 
     assert get_best_partition(partitions, job(), log) == "cpu"
     assert get_best_partition(partitions, job(gpu=1, mem_mb=81920), log) == "gpu"
@@ -261,6 +302,7 @@ def test_profile_partitions_send_gpu_runs_to_the_gpu_partition():
 
 
 # --- local runs of the fixture notebooks ----------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def first_report(tmp_path_factory):
@@ -303,9 +345,13 @@ def test_a_failed_run_is_recorded_and_shown_and_the_others_finish(first_report):
     assert "deliberate failure of the beta notebook" in index
     assert "runs/alpha/failing/" in index and "ended without finishing its run" in index
     # ... and every other run finished
-    assert {r["status"] for r in map(json.loads, map(Path.read_text, (
-        workspace / "reports" / "runs").glob("*/*/run.json"))) if r["params_name"] !=
-        "failing"} == {"ok"}
+    assert {
+        r["status"]
+        for r in map(
+            json.loads, map(Path.read_text, (workspace / "reports" / "runs").glob("*/*/run.json"))
+        )
+        if r["params_name"] != "failing"
+    } == {"ok"}
 
 
 @pytest.mark.slow
@@ -316,15 +362,20 @@ def test_a_sweep_of_two_values_makes_two_runs_and_one_grid_table(first_report):
     for value in (1, 2):
         saved = record(workspace, "alpha", f"grid--value-{value}")
         assert saved["status"] == "ok" and saved["headline"]["value"] == 10.0 * value
-        assert saved["sweep"] == {"params_name": "grid", "keys": ["value"],
-                                  "values": {"value": value}}
+        assert saved["sweep"] == {
+            "params_name": "grid",
+            "keys": ["value"],
+            "values": {"value": value},
+        }
         assert saved["resources"] == {"cpus": 1, "mem_gb": 1, "runtime_min": 5}
         used = yaml.safe_load((runs / f"grid--value-{value}" / "params.yaml").read_text())
         assert used == {"scale": 10.0, "value": value}  # no resources/sweep keys
     grid = (runs / "sweep-grid.csv").read_text().splitlines()
     assert grid[0] == "value,status,headline_metric,headline_value,duration_s,run"
-    assert [row.split(",")[:4] for row in grid[1:]] == [["1", "ok", "value", "10.0"],
-                                                          ["2", "ok", "value", "20.0"]]
+    assert [row.split(",")[:4] for row in grid[1:]] == [
+        ["1", "ok", "value", "10.0"],
+        ["2", "ok", "value", "20.0"],
+    ]
     site = workspace / "reports" / "site"
     page = (site / "runs" / "alpha" / "sweep-grid.html").read_text()
     assert "grid--value-1/alpha.html" in page and "grid--value-2/alpha.html" in page
@@ -379,5 +430,7 @@ def test_the_next_report_reruns_only_the_failed_run(first_report, tmp_path):
     assert record(workspace, "alpha", "failing")["status"] == "ok"
     assert record(workspace, "beta", "failing")["status"] == "ok"
     after = record_mtimes(workspace)
-    assert {path for path in before if after[path] != before[path]} == \
-        {"reports/runs/alpha/failing/run.json", "reports/runs/beta/failing/run.json"}
+    assert {path for path in before if after[path] != before[path]} == {
+        "reports/runs/alpha/failing/run.json",
+        "reports/runs/beta/failing/run.json",
+    }

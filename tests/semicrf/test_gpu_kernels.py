@@ -9,21 +9,29 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genobench.benchmarks.gradient_check import CRITERIA, gradient_check, random_problem
 from genobench.profiling.memory import PeakMemory
 from genobench.profiling.power import PowerMonitor
 from genobench.profiling.timing import time_call
 from genobench.semicrf import compare_backends, log_partition
 from genobench.semicrf.brute_force import brute_force
-from genobench.benchmarks.gradient_check import CRITERIA, gradient_check, random_problem
 
 pytestmark = pytest.mark.gpu
 
 
 def test_compiled_triton_matches_brute_force_and_reference():
     p = random_problem(3, 7, 3, 3, seed=4, device="cuda", dtype=torch.float64)
-    oracle = brute_force(p.cum_scores.cpu(), p.transition.cpu(), p.duration_bias.cpu(), p.lengths.cpu())
-    got = log_partition(p.cum_scores, p.transition, p.duration_bias, p.lengths, backend="triton",
-                        checkpoint_interval=3)
+    oracle = brute_force(
+        p.cum_scores.cpu(), p.transition.cpu(), p.duration_bias.cpu(), p.lengths.cpu()
+    )
+    got = log_partition(
+        p.cum_scores,
+        p.transition,
+        p.duration_bias,
+        p.lengths,
+        backend="triton",
+        checkpoint_interval=3,
+    )
     assert got.is_cuda
     torch.testing.assert_close(got.cpu(), oracle.log_z, rtol=1e-10, atol=1e-10)
     big = random_problem(2, 3000, 200, 4, seed=5, device="cuda", dtype=torch.float64)
@@ -40,7 +48,9 @@ def test_compiled_triton_float32_meets_the_gradient_check_criteria():
 def test_cuda_timing_waits_for_the_kernel():
     """torch.cuda._sleep queues a spin of a given number of cycles and returns at once:
     a synchronized timer sees it, an unsynchronized one would not."""
-    cycles = int(torch.cuda.clock_rate() * 1e3 * 0.2) if hasattr(torch.cuda, "clock_rate") else int(3e8)
+    cycles = (
+        int(torch.cuda.clock_rate() * 1e3 * 0.2) if hasattr(torch.cuda, "clock_rate") else int(3e8)
+    )
     torch.cuda._sleep(1000)  # warm up
     seconds, _ = time_call(lambda: torch.cuda._sleep(cycles), "cuda")
     assert seconds > 0.05

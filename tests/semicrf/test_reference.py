@@ -17,7 +17,9 @@ from genobench.semicrf import (
 from genobench.semicrf.brute_force import brute_force, naive_log_partition, plain_score
 
 
-def random_problem(batch, max_len, num_classes, max_duration, seed, dtype=torch.float64, full_first=True):
+def random_problem(
+    batch, max_len, num_classes, max_duration, seed, dtype=torch.float64, full_first=True
+):
     gen = torch.Generator().manual_seed(seed)
     emissions = torch.randn(batch, max_len, num_classes, generator=gen, dtype=dtype)
     cum = torch.nn.functional.pad(emissions.cumsum(1), (0, 0, 1, 0))
@@ -35,9 +37,13 @@ CASES = [(1, 3), (2, 3), (3, 2), (8, 2), (3, 1)]  # (K, C); K = 8 >= T
 @pytest.mark.parametrize("max_duration,num_classes", CASES)
 @pytest.mark.parametrize("interval", [None, 2])
 def test_reference_matches_brute_force(max_duration, num_classes, interval):
-    cum, trans, dur, lengths = random_problem(4, 7, num_classes, max_duration, seed=max_duration * 10 + num_classes)
+    cum, trans, dur, lengths = random_problem(
+        4, 7, num_classes, max_duration, seed=max_duration * 10 + num_classes
+    )
     oracle = brute_force(cum, trans, dur, lengths)
-    log_z = log_partition(cum, trans, dur, lengths, backend="reference", checkpoint_interval=interval)
+    log_z = log_partition(
+        cum, trans, dur, lengths, backend="reference", checkpoint_interval=interval
+    )
     torch.testing.assert_close(log_z, oracle.log_z, rtol=1e-10, atol=1e-10)
     labels, boundaries = posteriors(cum, trans, dur, lengths, checkpoint_interval=interval)
     torch.testing.assert_close(labels, oracle.label_marginals, rtol=1e-9, atol=1e-10)
@@ -51,20 +57,27 @@ def test_gold_score_matches_plain_arithmetic():
     cum, trans, dur, lengths = random_problem(3, 8, 3, 3, seed=5)
     labels = torch.randint(0, 3, (3, 8), generator=torch.Generator().manual_seed(1))
     segs = segments_from_labels(labels, lengths, 3)
-    expected = [plain_score(cum[b].tolist(), trans.tolist(), dur.tolist(), segs[b]) for b in range(3)]
-    torch.testing.assert_close(score_segmentation(cum, trans, dur, segs), torch.tensor(expected, dtype=torch.float64))
+    expected = [
+        plain_score(cum[b].tolist(), trans.tolist(), dur.tolist(), segs[b]) for b in range(3)
+    ]
+    torch.testing.assert_close(
+        score_segmentation(cum, trans, dur, segs), torch.tensor(expected, dtype=torch.float64)
+    )
 
 
 def test_segments_from_labels_splits_long_runs():
     labels = torch.tensor([[0, 0, 0, 0, 0, 1, 1, 2, 9]])
-    assert segments_from_labels(labels, torch.tensor([8]), 2) == [[(0, 2, 0), (2, 4, 0), (4, 5, 0), (5, 7, 1), (7, 8, 2)]]
+    assert segments_from_labels(labels, torch.tensor([8]), 2) == [
+        [(0, 2, 0), (2, 4, 0), (4, 5, 0), (5, 7, 1), (7, 8, 2)]
+    ]
 
 
 def test_gradcheck_float64():
     cum, trans, dur, lengths = random_problem(2, 6, 2, 3, seed=3)
     leaves = [t.clone().requires_grad_(True) for t in (cum, trans, dur)]
     assert torch.autograd.gradcheck(
-        lambda c, t, d: log_partition(c, t, d, lengths, backend="reference", checkpoint_interval=2), leaves
+        lambda c, t, d: log_partition(c, t, d, lengths, backend="reference", checkpoint_interval=2),
+        leaves,
     )
 
 
@@ -93,12 +106,16 @@ def test_k1_equals_pytorch_crf_normalizer():
     mask = torch.arange(12)[None, :] < lengths[:, None]
     expected = crf._compute_normalizer(emissions.transpose(0, 1), mask.transpose(0, 1))
     cum = torch.nn.functional.pad(emissions.cumsum(1), (0, 0, 1, 0))
-    got = log_partition(cum, crf.transitions.detach(), torch.zeros(1, 4), lengths, backend="reference")
+    got = log_partition(
+        cum, crf.transitions.detach(), torch.zeros(1, 4), lengths, backend="reference"
+    )
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     module = SemiCRF(4, 1, learn_duration=False, backend="reference")
     with torch.no_grad():
         module.transition.copy_(crf.transitions)
-    torch.testing.assert_close(module.log_partition(emissions, lengths), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        module.log_partition(emissions, lengths), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_nll_nonnegative_with_long_runs_and_large_duration_entry():
@@ -131,14 +148,20 @@ def test_module_decode_and_marginals_consistent():
     label_post, boundary_post = module.marginals(emissions, lengths)
     torch.testing.assert_close(label_post.sum(-1)[0], torch.ones(20))
     assert (boundary_post[1, 13:] == 0).all() and boundary_post[:, 0].eq(1).all()
-    cum = torch.nn.functional.pad((emissions - emissions.mean(-1, keepdim=True)).cumsum(1), (0, 0, 1, 0))
+    cum = torch.nn.functional.pad(
+        (emissions - emissions.mean(-1, keepdim=True)).cumsum(1), (0, 0, 1, 0)
+    )
     best, _ = viterbi(cum, module.transition.detach(), module.duration_bias.detach(), lengths)
-    torch.testing.assert_close(score_segmentation(cum, module.transition, module.duration_bias, segs).detach(), best)
+    torch.testing.assert_close(
+        score_segmentation(cum, module.transition, module.duration_bias, segs).detach(), best
+    )
 
 
 def test_long_sequence_float32_matches_float64():
     cum, trans, dur, lengths = random_problem(1, 100_000, 3, 4, seed=8, dtype=torch.float64)
-    cum = cum + 0.5 * torch.arange(100_001, dtype=torch.float64)[None, :, None]  # drift: |cum| ~ 5e4
+    cum = (
+        cum + 0.5 * torch.arange(100_001, dtype=torch.float64)[None, :, None]
+    )  # drift: |cum| ~ 5e4
     z64 = log_partition(cum, trans, dur, lengths, backend="reference")
     z32 = log_partition(cum.float(), trans.float(), dur.float(), lengths, backend="reference")
     assert torch.isfinite(z32).all()
@@ -147,7 +170,9 @@ def test_long_sequence_float32_matches_float64():
 
 def test_grads_helper_returns_all_gradients():
     cum, trans, dur, lengths = random_problem(2, 10, 3, 4, seed=9)
-    out = log_partition_with_grads(cum, trans, dur, lengths, backend="reference", checkpoint_interval=3)
+    out = log_partition_with_grads(
+        cum, trans, dur, lengths, backend="reference", checkpoint_interval=3
+    )
     assert set(out) == {"log_z", "grad_cum_scores", "grad_transition", "grad_duration_bias"}
     # expected segment count: sum of duration gradients equals sum of boundary posteriors
     _, boundaries = posteriors(cum, trans, dur, lengths)

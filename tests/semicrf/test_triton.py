@@ -20,8 +20,9 @@ pytestmark = pytest.mark.skipif(not USABLE, reason=f"triton backend unusable: {R
 
 def problem(batch, max_len, num_classes, max_duration, seed, dtype=torch.float64):
     gen = torch.Generator().manual_seed(seed)
-    cum = torch.nn.functional.pad(torch.randn(batch, max_len, num_classes, generator=gen, dtype=dtype).cumsum(1),
-                                  (0, 0, 1, 0))
+    cum = torch.nn.functional.pad(
+        torch.randn(batch, max_len, num_classes, generator=gen, dtype=dtype).cumsum(1), (0, 0, 1, 0)
+    )
     trans = torch.randn(num_classes, num_classes, generator=gen, dtype=dtype)
     dur = torch.randn(max_duration, num_classes, generator=gen, dtype=dtype)
     lengths = torch.randint(1, max_len + 1, (batch,), generator=gen)
@@ -40,12 +41,16 @@ def test_triton_matches_brute_force(max_duration, num_classes):
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 2e-4)])
 def test_triton_gradients_match_reference(dtype, tol):
     cum, trans, dur, lengths = problem(3, 40, 3, 6, seed=7, dtype=dtype)
-    diffs = compare_backends(cum, trans, dur, lengths, ("reference", "triton"), checkpoint_interval=7)
+    diffs = compare_backends(
+        cum, trans, dur, lengths, ("reference", "triton"), checkpoint_interval=7
+    )
     assert all(value < tol for key, value in diffs.items() if key.endswith("rel_diff")), diffs
 
 
 def test_triton_many_classes_and_k_chunks():
     """C = 33 pads to a 64-wide block; K = 70 > 64 takes two K chunks."""
     cum, trans, dur, lengths = problem(2, 12, 33, 70, seed=9)
-    diffs = compare_backends(cum, trans, dur, lengths, ("reference", "triton"), checkpoint_interval=5)
+    diffs = compare_backends(
+        cum, trans, dur, lengths, ("reference", "triton"), checkpoint_interval=5
+    )
     assert all(value < 1e-9 for key, value in diffs.items() if key.endswith("rel_diff")), diffs

@@ -32,30 +32,47 @@ import torch
 from genobench.models.esm import EsmEncoder
 from genobench.profiling.memory import PeakMemory, model_footprint_bytes, release_memory
 from genobench.profiling.timing import time_call
+from genobench.status import FAIL, NOT_MEASURED, PASS
 
-PASS, FAIL, NOT_MEASURED = "PASS", "FAIL", "NOT MEASURED"
 TOLERANCE = 1e-9
-PAIR_KEYS = {"reference", "fast", "reference_attention", "fast_attention", "trust_remote_code",
-             "shared_weights", "name"}
+PAIR_KEYS = {
+    "reference",
+    "fast",
+    "reference_attention",
+    "fast_attention",
+    "trust_remote_code",
+    "shared_weights",
+    "name",
+}
 
 
-def normalize_pairs(pairs, reference_attention: str | None = "eager",
-                    fast_attention: str | None = "sdpa", trust_remote_code: bool | None = None
-                    ) -> list[dict[str, Any]]:
+def normalize_pairs(
+    pairs,
+    reference_attention: str | None = "eager",
+    fast_attention: str | None = "sdpa",
+    trust_remote_code: bool | None = None,
+) -> list[dict[str, Any]]:
     """Fill each pair's defaults; refuse unknown keys or a pair without both models."""
     if not pairs:
         raise ValueError("pairs is empty: give at least one {reference: ..., fast: ...}")
     out = []
     for i, pair in enumerate(pairs):
         if not isinstance(pair, dict) or "reference" not in pair or "fast" not in pair:
-            raise ValueError(f"pairs[{i}] must be a mapping with 'reference' and 'fast' models, "
-                             f"got {pair!r}")
+            raise ValueError(
+                f"pairs[{i}] must be a mapping with 'reference' and 'fast' models, got {pair!r}"
+            )
         unknown = set(pair) - PAIR_KEYS
         if unknown:
-            raise ValueError(f"pairs[{i}]: unknown key(s) {', '.join(sorted(unknown))}; "
-                             f"allowed: {', '.join(sorted(PAIR_KEYS))}")
-        p = {"reference_attention": reference_attention, "fast_attention": fast_attention,
-             "trust_remote_code": trust_remote_code, **pair}
+            raise ValueError(
+                f"pairs[{i}]: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"allowed: {', '.join(sorted(PAIR_KEYS))}"
+            )
+        p = {
+            "reference_attention": reference_attention,
+            "fast_attention": fast_attention,
+            "trust_remote_code": trust_remote_code,
+            **pair,
+        }
         p.setdefault("name", f"{p['reference']} vs {p['fast']}")
         if "shared_weights" not in p:
             p["shared_weights"] = p["reference"] == p["fast"]
@@ -63,8 +80,9 @@ def normalize_pairs(pairs, reference_attention: str | None = "eager",
     return out
 
 
-def load_role(pair: dict[str, Any], role: str, device: str = "cpu", dtype=None
-              ) -> tuple[EsmEncoder | None, dict[str, Any], dict[str, Any] | None]:
+def load_role(
+    pair: dict[str, Any], role: str, device: str = "cpu", dtype=None
+) -> tuple[EsmEncoder | None, dict[str, Any], dict[str, Any] | None]:
     """Load the `role` ("reference" or "fast") model of a normalized pair -> (encoder or None,
     its row of the load table, a failure row for `genobench.report.results.write_failures` or None).
 
@@ -75,16 +93,35 @@ def load_role(pair: dict[str, Any], role: str, device: str = "cpu", dtype=None
 
     row = {"pair": pair["name"], "role": role, "model": pair[role]}
     try:
-        enc = EsmEncoder(pair[role], pair[f"{role}_attention"], device, dtype,
-                         pair["trust_remote_code"])
+        enc = EsmEncoder(
+            pair[role], pair[f"{role}_attention"], device, dtype, pair["trust_remote_code"]
+        )
     except Exception as exc:  # noqa: BLE001 - one model's failure is its row, not the run's
         failure = failure_row(f"{pair['name']}: {role} {pair[role]}", exc)
-        return None, {**row, "attention": pair[f"{role}_attention"], "status": "failed",
-                      "parameters_M": np.nan, "hidden_size": np.nan,
-                      "reason": failure["error"]}, failure
-    return enc, {**row, "attention": enc.attn_implementation, "status": "loaded",
-                 "parameters_M": enc.num_parameters() / 1e6, "hidden_size": enc.hidden_size,
-                 "reason": ""}, None
+        return (
+            None,
+            {
+                **row,
+                "attention": pair[f"{role}_attention"],
+                "status": "failed",
+                "parameters_M": np.nan,
+                "hidden_size": np.nan,
+                "reason": failure["error"],
+            },
+            failure,
+        )
+    return (
+        enc,
+        {
+            **row,
+            "attention": enc.attn_implementation,
+            "status": "loaded",
+            "parameters_M": enc.num_parameters() / 1e6,
+            "hidden_size": enc.hidden_size,
+            "reason": "",
+        },
+        None,
+    )
 
 
 def verdict(speedup: float, threshold: float = 2.0) -> str:
@@ -108,9 +145,15 @@ def cpu_name() -> str:
 
 def hardware_info(device: str = "cpu") -> dict[str, Any]:
     """Device name, torch and CUDA versions, CPU and threads."""
-    info = {"device": device, "torch": torch.__version__, "cuda": torch.version.cuda,
-            "cpu": cpu_name(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "device_name": None}
+    info = {
+        "device": device,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device_name": None,
+    }
     if str(device).startswith("cuda") and torch.cuda.is_available():
         info["device_name"] = torch.cuda.get_device_name(torch.device(device))
     else:
@@ -136,19 +179,22 @@ class _Peak:
         region = PeakMemory(self.device).reset()
         timed = time_call(fn, self.device)
         if not region.resettable:
-            self.note = ("not measured: this system does not let the process reset its peak "
-                         "resident set size (/proc/self/clear_refs)")
+            self.note = (
+                "not measured: this system does not let the process reset its peak "
+                "resident set size (/proc/self/clear_refs)"
+            )
             return timed, float("nan")
         added = region.peak() - (region.baseline_bytes if region.on_gpu else 0)
         self.note = f"weights + {region.kind}"
         return timed, (model_footprint_bytes(encoder.model) + max(added, 0)) / 2**20
 
 
-def bucket_workload(encoder: EsmEncoder, seqs: list[str], batch_size: int,
-                    max_length: int = 1024):
+def bucket_workload(encoder: EsmEncoder, seqs: list[str], batch_size: int, max_length: int = 1024):
     """The timed call for one bucket (every batch, pooled, to CPU), and its token count."""
-    batches = [encoder.tokenize(seqs[i:i + batch_size], max_length)
-               for i in range(0, len(seqs), batch_size)]
+    batches = [
+        encoder.tokenize(seqs[i : i + batch_size], max_length)
+        for i in range(0, len(seqs), batch_size)
+    ]
     n_tokens = int(sum(int(b["attention_mask"].sum()) for b in batches))
 
     def run() -> np.ndarray:
@@ -157,9 +203,17 @@ def bucket_workload(encoder: EsmEncoder, seqs: list[str], batch_size: int,
     return run, n_tokens
 
 
-def time_pair(reference: EsmEncoder | None, fast: EsmEncoder | None, proteins: pd.DataFrame,
-              batch_size: int = 8, warmup: int = 10, num_runs: int = 3, device: str = "cpu",
-              max_length: int = 1024, progress=None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def time_pair(
+    reference: EsmEncoder | None,
+    fast: EsmEncoder | None,
+    proteins: pd.DataFrame,
+    batch_size: int = 8,
+    warmup: int = 10,
+    num_runs: int = 3,
+    device: str = "cpu",
+    max_length: int = 1024,
+    progress=None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Time the loaded models of a pair on `proteins` (columns seq, bucket) by bucket.
 
     Returns one row per (role, bucket, run) with seconds, token count and peak memory,
@@ -168,15 +222,18 @@ def time_pair(reference: EsmEncoder | None, fast: EsmEncoder | None, proteins: p
     """
     if warmup < 0 or num_runs < 1:
         raise ValueError(f"need warmup >= 0 and num_runs >= 1, got {warmup}, {num_runs}")
-    encoders = {role: enc for role, enc in (("reference", reference), ("fast", fast))
-                if enc is not None}
+    encoders = {
+        role: enc for role, enc in (("reference", reference), ("fast", fast)) if enc is not None
+    }
     peak = _Peak(device)
     rows, embeddings = [], {role: None for role in encoders}
     for bucket, group in proteins.groupby("bucket", sort=True):
         seqs = group["seq"].tolist()
-        calls = {role: bucket_workload(enc, seqs, batch_size, max_length)
-                 for role, enc in encoders.items()}
-        for role, (fn, _) in calls.items():
+        calls = {
+            role: bucket_workload(enc, seqs, batch_size, max_length)
+            for role, enc in encoders.items()
+        }
+        for fn, _ in calls.values():
             for _ in range(warmup):
                 fn()
         for run in range(num_runs):
@@ -184,12 +241,20 @@ def time_pair(reference: EsmEncoder | None, fast: EsmEncoder | None, proteins: p
             for role in order:
                 fn, n_tokens = calls[role]
                 (seconds, emb), mem = peak.measure(encoders[role], fn)
-                rows.append({"role": role, "model": encoders[role].name,
-                             "attention": encoders[role].attn_implementation,
-                             "bucket": int(bucket), "run": run, "seconds": seconds,
-                             "n_seqs": len(seqs), "n_tokens": n_tokens,
-                             "n_residues": int(group["seq"].str.len().sum()),
-                             "peak_mem_mb": mem})
+                rows.append(
+                    {
+                        "role": role,
+                        "model": encoders[role].name,
+                        "attention": encoders[role].attn_implementation,
+                        "bucket": int(bucket),
+                        "run": run,
+                        "seconds": seconds,
+                        "n_seqs": len(seqs),
+                        "n_tokens": n_tokens,
+                        "n_residues": int(group["seq"].str.len().sum()),
+                        "peak_mem_mb": mem,
+                    }
+                )
                 if run == num_runs - 1:
                     if embeddings[role] is None:
                         embeddings[role] = np.zeros((len(proteins), emb.shape[1]), np.float32)
@@ -210,10 +275,17 @@ def speed_summary(raw: pd.DataFrame) -> pd.DataFrame:
     df["seqs_per_s"] = df["n_seqs"] / df["seconds"]
     df["tokens_per_s"] = df["n_tokens"] / df["seconds"]
     keys = [k for k in ("pair", "role", "model", "attention", "bucket") if k in df]
-    out = df.groupby(keys, sort=False).agg(
-        runs=("run", "size"), n_seqs=("n_seqs", "first"), n_tokens=("n_tokens", "first"),
-        peak_mem_mb=("peak_mem_mb", "max"), peak_mem_note=("peak_mem_note", "first")
-    ).reset_index()
+    out = (
+        df.groupby(keys, sort=False)
+        .agg(
+            runs=("run", "size"),
+            n_seqs=("n_seqs", "first"),
+            n_tokens=("n_tokens", "first"),
+            peak_mem_mb=("peak_mem_mb", "max"),
+            peak_mem_note=("peak_mem_note", "first"),
+        )
+        .reset_index()
+    )
     for col in ("seconds", "per_seq_ms", "seqs_per_s", "tokens_per_s"):
         stats = df.groupby(keys, sort=False)[col].agg(["mean", "median", "min", "max"])
         stats.columns = [f"{col}_{s}" for s in stats.columns]
@@ -226,8 +298,7 @@ def speedups(summary: pd.DataFrame, threshold: float = 2.0) -> pd.DataFrame:
     = reference / fast, and the verdict against `threshold`."""
     rows = []
     for pair, g in summary.groupby("pair", sort=False):
-        by_role = {role: gg.set_index("bucket")["total_s_median"]
-                   for role, gg in g.groupby("role")}
+        by_role = {role: gg.set_index("bucket")["total_s_median"] for role, gg in g.groupby("role")}
         ref, fast = by_role.get("reference"), by_role.get("fast")
         buckets = sorted(set(g["bucket"]))
         for bucket in [*buckets, "all"]:
@@ -238,7 +309,15 @@ def speedups(summary: pd.DataFrame, threshold: float = 2.0) -> pd.DataFrame:
                 r = float(ref.get(bucket, np.nan)) if ref is not None else float("nan")
                 f = float(fast.get(bucket, np.nan)) if fast is not None else float("nan")
             s = r / f if f and not math.isnan(f) else float("nan")
-            rows.append({"pair": pair, "bucket": str(bucket), "reference_median_s": r,
-                         "fast_median_s": f, "speedup": s, "threshold": threshold,
-                         "verdict": verdict(s, threshold)})
+            rows.append(
+                {
+                    "pair": pair,
+                    "bucket": str(bucket),
+                    "reference_median_s": r,
+                    "fast_median_s": f,
+                    "speedup": s,
+                    "threshold": threshold,
+                    "verdict": verdict(s, threshold),
+                }
+            )
     return pd.DataFrame(rows)

@@ -67,9 +67,16 @@ def _variant_length(w: VariantWindow) -> int:
 class GenomicModel:
     """Base class: a registry entry that can embed sequences and score variants."""
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu", dtype: str = "auto",
-                 load_in_4bit: bool | str = "auto", local_radius: int = 16,
-                 reference: dict[str, str] | None = None, seed: int = 0):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str = "cpu",
+        dtype: str = "auto",
+        load_in_4bit: bool | str = "auto",
+        local_radius: int = 16,
+        reference: dict[str, str] | None = None,
+        seed: int = 0,
+    ):
         self.spec = spec
         self.name = spec.name
         self.device = device
@@ -92,40 +99,48 @@ class GenomicModel:
         """Window width in bp: the model's max length, capped by `cap`."""
         return int(min(cap, self.spec.max_length)) if self.spec.max_length else int(cap)
 
-    def load(self) -> "GenomicModel":
+    def load(self) -> GenomicModel:
         raise NotImplementedError
 
     def get_embedding(self, seqs: list[str], batch_size: int = 16) -> np.ndarray:
         raise NotImplementedError
 
-    def score_windows(self, windows: list[VariantWindow], methods: tuple[str, ...] | None = None,
-                      batch_size: int = 16, progress: bool = False) -> dict[str, np.ndarray]:
+    def score_windows(
+        self,
+        windows: list[VariantWindow],
+        methods: tuple[str, ...] | None = None,
+        batch_size: int = 16,
+        progress: bool = False,
+    ) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def score_variant(self, ref_seq: str, alt_seq: str, method: str | None = None) -> float:
         """Score one variant given its aligned ref and alt windows (primary method by default)."""
         method = method or self.spec.primary_method
         if method not in self.methods:
-            raise ValueError(f"{self.name} does not offer {method!r}; it offers "
-                             f"{', '.join(self.methods)}")
+            raise ValueError(
+                f"{self.name} does not offer {method!r}; it offers {', '.join(self.methods)}"
+            )
         return float(self.score_windows([window_from_pair(ref_seq, alt_seq)], (method,))[method][0])
 
     def _check_methods(self, methods):
         methods = tuple(methods or self.methods)
         bad = [m for m in methods if m not in self.methods]
         if bad:
-            raise ValueError(f"{self.name} does not offer {', '.join(bad)}; it offers "
-                             f"{', '.join(self.methods)}")
+            raise ValueError(
+                f"{self.name} does not offer {', '.join(bad)}; it offers {', '.join(self.methods)}"
+            )
         return methods
 
 
 class MarkovModel(GenomicModel):
     """The order-k Markov baseline, fitted on the reference genome at load()."""
 
-    def load(self) -> "MarkovModel":
+    def load(self) -> MarkovModel:
         if not self.reference:
-            raise ValueError(f"{self.name}: the k-mer Markov model is fitted on the reference; "
-                             "pass reference=")
+            raise ValueError(
+                f"{self.name}: the k-mer Markov model is fitted on the reference; pass reference="
+            )
         self.markov = KmerMarkov(self.spec.order).fit(self.reference.values())
         self.loaded = True
         return self
@@ -133,7 +148,7 @@ class MarkovModel(GenomicModel):
     def get_embedding(self, seqs: list[str], batch_size: int = 16) -> np.ndarray:
         """Normalized (order+1)-mer spectrum of each sequence."""
         k = self.spec.order + 1
-        out = np.zeros((len(seqs), 4 ** k))
+        out = np.zeros((len(seqs), 4**k))
         for n, seq in enumerate(seqs):
             x = encode(seq)
             idx, ok = KmerMarkov._contexts(np.append(x, 0), k)
@@ -143,13 +158,16 @@ class MarkovModel(GenomicModel):
 
     def score_windows(self, windows, methods=None, batch_size=16, progress=False):
         methods = self._check_methods(methods)
-        return {"log_likelihood_ratio": np.array([self.markov.llr(w.ref_seq, w.alt_seq)
-                                                  for w in windows])}
+        return {
+            "log_likelihood_ratio": np.array(
+                [self.markov.llr(w.ref_seq, w.alt_seq) for w in windows]
+            )
+        }
 
 
 def _special_prefix(tokenizer) -> int:
     """How many special tokens the tokenizer puts before a sequence's first token."""
-    sentinel = 10 ** 6
+    sentinel = 10**6
     try:
         ids = tokenizer.build_inputs_with_special_tokens([sentinel])
         return ids.index(sentinel)
@@ -160,16 +178,23 @@ def _special_prefix(tokenizer) -> int:
 class HFModel(GenomicModel):
     """A `transformers` encoder (masked LM or bare) or causal LM."""
 
-    def load(self) -> "HFModel":
+    def load(self) -> HFModel:
         from genobench.models.loading import load
 
         if self.spec.type == "causal":
             head = "causal"
         else:
             head = "masked" if self.spec.masked_lm else "none"
-        loaded = load(self.spec, quant_mode=self.quant_mode, device=self.device,
-                      dtype=self.dtype, head=head, reference=self.reference, seed=self.seed,
-                      standin=self.spec.standin or None)
+        loaded = load(
+            self.spec,
+            quant_mode=self.quant_mode,
+            device=self.device,
+            dtype=self.dtype,
+            head=head,
+            reference=self.reference,
+            seed=self.seed,
+            standin=self.spec.standin or None,
+        )
         self.model, self.tokenizer = loaded.model, loaded.tokenizer
         self.embedding_dim = loaded.embedding_dim
         self.n_prefix = _special_prefix(self.tokenizer)
@@ -212,7 +237,7 @@ class HFModel(GenomicModel):
         self._require_loaded()
         out = []
         for i in range(0, len(seqs), batch_size):
-            enc, special, _ = self._encode(seqs[i:i + batch_size])
+            enc, special, _ = self._encode(seqs[i : i + batch_size])
             hidden, _ = self._forward(enc, want_logits=False)
             mask = (enc["attention_mask"].bool() & ~special.bool()).to(hidden.device)
             out.append(_masked_mean(hidden, mask).cpu().numpy())
@@ -234,7 +259,7 @@ class HFModel(GenomicModel):
         need_llr = "log_likelihood_ratio" in methods
         starts = range(0, len(windows), batch_size)
         for b in tqdm(starts, desc=f"score {self.name}", disable=not progress):
-            batch = windows[b:b + batch_size]
+            batch = windows[b : b + batch_size]
             n = len(batch)
             if need_embed or need_llr:
                 seqs = [w.ref_seq for w in batch] + [w.alt_seq for w in batch]
@@ -243,16 +268,19 @@ class HFModel(GenomicModel):
                 mask = enc["attention_mask"].bool() & ~special.bool()
                 if "embedding_distance" in methods:
                     pooled = _masked_mean(hidden, mask.to(hidden.device)).cpu().numpy()
-                    result["embedding_distance"][b:b + n] = cosine_distance(pooled[:n],
-                                                                            pooled[n:])
+                    result["embedding_distance"][b : b + n] = cosine_distance(
+                        pooled[:n], pooled[n:]
+                    )
                 if "embedding_distance_local" in methods:
-                    result["embedding_distance_local"][b:b + n] = self._local_distance(
-                        batch, hidden, mask, special, offsets)
+                    result["embedding_distance_local"][b : b + n] = self._local_distance(
+                        batch, hidden, mask, special, offsets
+                    )
                 if need_llr:
-                    result["log_likelihood_ratio"][b:b + n] = _causal_llr(
-                        logits, enc["input_ids"], enc["attention_mask"], n)
+                    result["log_likelihood_ratio"][b : b + n] = _causal_llr(
+                        logits, enc["input_ids"], enc["attention_mask"], n
+                    )
             if "masked_marginal" in methods:
-                result["masked_marginal"][b:b + n] = self._masked_marginal(batch)
+                result["masked_marginal"][b : b + n] = self._masked_marginal(batch)
         return result
 
     def _local_distance(self, batch, hidden, mask, special, offsets) -> np.ndarray:
@@ -263,8 +291,9 @@ class HFModel(GenomicModel):
             hi = min(len(w.ref_seq), w.offset + _variant_length(w) + self.local_radius)
             vecs = []
             for row, seq in ((i, w.ref_seq), (n + i, w.alt_seq)):
-                c2t = self._char_to_token(seq, None if offsets is None else offsets[row],
-                                          special[row])
+                c2t = self._char_to_token(
+                    seq, None if offsets is None else offsets[row], special[row]
+                )
                 if c2t is None:
                     break
                 tokens = torch.as_tensor(np.unique(c2t[lo:hi]), device=hidden.device)
@@ -277,17 +306,20 @@ class HFModel(GenomicModel):
     def _masked_marginal(self, batch) -> np.ndarray:
         n = len(batch)
         out = np.full(n, np.nan)
-        enc, special, offsets = self._encode([w.ref_seq for w in batch] +
-                                             [w.alt_seq for w in batch])
+        enc, special, offsets = self._encode(
+            [w.ref_seq for w in batch] + [w.alt_seq for w in batch]
+        )
         ids = enc["input_ids"]
         mask_id = self.tokenizer.mask_token_id
         if mask_id is None:
-            raise ValueError(f"{self.name}: tokenizer has no mask token; masked_marginal "
-                             "needs a masked LM")
+            raise ValueError(
+                f"{self.name}: tokenizer has no mask token; masked_marginal needs a masked LM"
+            )
         sites, rows = [], []
         for i, w in enumerate(batch):
-            c2t = self._char_to_token(w.ref_seq, None if offsets is None else offsets[i],
-                                      special[i])
+            c2t = self._char_to_token(
+                w.ref_seq, None if offsets is None else offsets[i], special[i]
+            )
             if c2t is None:
                 continue
             t = int(c2t[w.offset])
@@ -302,9 +334,11 @@ class HFModel(GenomicModel):
         masked = ids[rows].clone()
         for r, (_, t, _, _) in enumerate(sites):
             masked[r, t] = mask_id
-        _, logits = self._forward({"input_ids": masked,
-                                   "attention_mask": enc["attention_mask"][rows]},
-                                  want_logits=True, want_hidden=False)
+        _, logits = self._forward(
+            {"input_ids": masked, "attention_mask": enc["attention_mask"][rows]},
+            want_logits=True,
+            want_hidden=False,
+        )
         for r, (i, t, ref_id, alt_id) in enumerate(sites):
             logp = torch.log_softmax(logits[r, t].double(), -1)
             out[i] = float(logp[alt_id] - logp[ref_id])
@@ -316,8 +350,9 @@ def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
 
 
-def _causal_llr(logits: torch.Tensor, ids: torch.Tensor, attention: torch.Tensor, n: int
-                ) -> np.ndarray:
+def _causal_llr(
+    logits: torch.Tensor, ids: torch.Tensor, attention: torch.Tensor, n: int
+) -> np.ndarray:
     """log p(alt) - log p(ref) for rows [0, n) = ref and [n, 2n) = alt of one batch.
 
     Per-token log-probs are summed from the first token where ref and alt differ; the
@@ -340,23 +375,40 @@ def _causal_llr(logits: torch.Tensor, ids: torch.Tensor, attention: torch.Tensor
         else:
             t0 = common
         start = max(t0, 1) - 1  # token t is predicted at logits row t-1
-        out[i] = float(token_lp[n + i, start:a_len - 1].sum() - token_lp[i, start:r_len - 1].sum())
+        out[i] = float(
+            token_lp[n + i, start : a_len - 1].sum() - token_lp[i, start : r_len - 1].sum()
+        )
     return out
 
 
-def build_model(spec: ModelSpec, device: str = "cpu", dtype: str = "auto",
-                load_in_4bit: bool | str = "auto", local_radius: int = 16,
-                reference: dict[str, str] | None = None, seed: int = 0) -> GenomicModel:
+def build_model(
+    spec: ModelSpec,
+    device: str = "cpu",
+    dtype: str = "auto",
+    load_in_4bit: bool | str = "auto",
+    local_radius: int = 16,
+    reference: dict[str, str] | None = None,
+    seed: int = 0,
+) -> GenomicModel:
     """The wrapper of a registry entry (not yet loaded).
 
     A `local:<name>` entry with `standin:` settings is trained on `reference` when loaded
     (cached); other `local:` names are genobench.models.local's checkpoints.
     """
-    kwargs = dict(device=device, dtype=dtype, load_in_4bit=load_in_4bit,
-                  local_radius=local_radius, reference=reference, seed=seed)
+    kwargs = dict(
+        device=device,
+        dtype=dtype,
+        load_in_4bit=load_in_4bit,
+        local_radius=local_radius,
+        reference=reference,
+        seed=seed,
+    )
     if spec.family == "kmer_markov":
         return MarkovModel(spec, **kwargs)
     if spec.needs_4bit and not str(device).startswith("cuda") and load_in_4bit == "auto":
-        warnings.warn(f"{spec.name} needs 4-bit weights to fit a 24 GB GPU; on {device} it is "
-                      "loaded in 4-bit through bitsandbytes' CPU path", stacklevel=2)
+        warnings.warn(
+            f"{spec.name} needs 4-bit weights to fit a 24 GB GPU; on {device} it is "
+            "loaded in 4-bit through bitsandbytes' CPU path",
+            stacklevel=2,
+        )
     return HFModel(spec, **kwargs)

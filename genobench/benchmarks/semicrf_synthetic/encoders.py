@@ -34,14 +34,16 @@ class BiLSTMEncoder(nn.Module):
         super().__init__()
         if hidden_dim % 2:
             raise ValueError(f"bilstm needs an even hidden_dim (two directions), got {hidden_dim}")
-        self.lstm = nn.LSTM(in_dim, hidden_dim // 2, num_layers=num_layers, batch_first=True,
-                            bidirectional=True)
+        self.lstm = nn.LSTM(
+            in_dim, hidden_dim // 2, num_layers=num_layers, batch_first=True, bidirectional=True
+        )
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if bool((lengths == x.shape[1]).all()):
             return self.lstm(x)[0]
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         out, _ = self.lstm(packed)
         return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
@@ -62,8 +64,16 @@ def _mamba_ssm_block():
 class BiMambaEncoder(nn.Module):
     """Input projection, then `num_layers` residual blocks x + fwd(LN x) + rev(bwd(rev(LN x)))."""
 
-    def __init__(self, in_dim: int, hidden_dim: int, num_layers: int, block: str = "mamba_stub",
-                 d_state: int = 16, d_conv: int = 4, expand: int = 2):
+    def __init__(
+        self,
+        in_dim: int,
+        hidden_dim: int,
+        num_layers: int,
+        block: str = "mamba_stub",
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+    ):
         super().__init__()
         if block == "mamba":
             cls = _mamba_ssm_block()
@@ -73,17 +83,23 @@ class BiMambaEncoder(nn.Module):
             raise ValueError(f"unknown mamba block {block!r}")
         self.proj = nn.Linear(in_dim, hidden_dim)
         self.norms = nn.ModuleList(nn.LayerNorm(hidden_dim) for _ in range(num_layers))
-        self.fwd = nn.ModuleList(cls(d_model=hidden_dim, d_state=d_state, d_conv=d_conv, expand=expand)
-                                 for _ in range(num_layers))
-        self.bwd = nn.ModuleList(cls(d_model=hidden_dim, d_state=d_state, d_conv=d_conv, expand=expand)
-                                 for _ in range(num_layers))
+        self.fwd = nn.ModuleList(
+            cls(d_model=hidden_dim, d_state=d_state, d_conv=d_conv, expand=expand)
+            for _ in range(num_layers)
+        )
+        self.bwd = nn.ModuleList(
+            cls(d_model=hidden_dim, d_state=d_state, d_conv=d_conv, expand=expand)
+            for _ in range(num_layers)
+        )
         self.out_norm = nn.LayerNorm(hidden_dim)
         self.block = block
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.block == "mamba" and not x.is_cuda:
-            raise RuntimeError("encoder 'mamba' (mamba-ssm) runs on CUDA tensors only; use "
-                               "device 'cuda', or encoder 'mamba_stub' on CPU")
+            raise RuntimeError(
+                "encoder 'mamba' (mamba-ssm) runs on CUDA tensors only; use "
+                "device 'cuda', or encoder 'mamba_stub' on CPU"
+            )
         h = self.proj(x)
         for norm, fwd, bwd in zip(self.norms, self.fwd, self.bwd):
             y = norm(h)

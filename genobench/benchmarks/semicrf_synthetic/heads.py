@@ -50,8 +50,9 @@ class TorchCRFHead(nn.Module):
     def loss(self, emissions, lengths, labels):
         lengths = lengths.to(emissions.device)
         mask = length_mask(lengths, emissions.shape[1])
-        nll = -self.crf(emissions, labels.to(emissions.device).long().clamp(min=0), mask=mask,
-                        reduction="mean")
+        nll = -self.crf(
+            emissions, labels.to(emissions.device).long().clamp(min=0), mask=mask, reduction="mean"
+        )
         return nll / lengths.float().mean()
 
     @torch.no_grad()
@@ -67,12 +68,19 @@ class TorchCRFHead(nn.Module):
 class SemiCRFHead(nn.Module):
     """genobench's semi-CRF (`genobench.semicrf.SemiCRF`)."""
 
-    def __init__(self, num_classes: int, max_duration: int, learn_duration: bool = True,
-                 backend: str = "auto"):
+    def __init__(
+        self,
+        num_classes: int,
+        max_duration: int,
+        learn_duration: bool = True,
+        backend: str = "auto",
+    ):
         super().__init__()
         from genobench.semicrf import SemiCRF
 
-        self.crf = SemiCRF(num_classes, max_duration, learn_duration=learn_duration, backend=backend)
+        self.crf = SemiCRF(
+            num_classes, max_duration, learn_duration=learn_duration, backend=backend
+        )
 
     def loss(self, emissions, lengths, labels):
         lengths = lengths.to(emissions.device)
@@ -102,9 +110,18 @@ def build_head(name: str, num_classes: int, max_duration: int, backend: str = "a
 class SegmentationModel(nn.Module):
     """features (B, T, F) -> encoder -> linear emissions (B, T, C) -> head."""
 
-    def __init__(self, head: str, num_classes: int, in_dim: int, encoder: str = "bilstm",
-                 hidden_dim: int = 32, num_layers: int = 2, max_duration: int = 100,
-                 backend: str = "auto", **encoder_kwargs):
+    def __init__(
+        self,
+        head: str,
+        num_classes: int,
+        in_dim: int,
+        encoder: str = "bilstm",
+        hidden_dim: int = 32,
+        num_layers: int = 2,
+        max_duration: int = 100,
+        backend: str = "auto",
+        **encoder_kwargs,
+    ):
         super().__init__()
         from genobench.benchmarks.semicrf_synthetic.encoders import build_encoder
 

@@ -86,7 +86,9 @@ def selective_scan(u, delta, A, B, C, D=None, chunk_size: int = 16):
     return y if D is None else y + u * D
 
 
-def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+def causal_depthwise_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
     """Causal depthwise conv along time of x (B, L, D) with a Conv1d weight (D, 1, W).
 
     Same as nn.Conv1d(D, D, W, groups=D, padding=W-1) cut to the first L outputs, written
@@ -95,16 +97,26 @@ def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     width = weight.shape[-1]
     length = x.shape[1]
     padded = F.pad(x, (0, 0, width - 1, 0))
-    out = sum(padded[:, j: j + length] * weight[:, 0, j] for j in range(width))
+    out = sum(padded[:, j : j + length] * weight[:, 0, j] for j in range(width))
     return out if bias is None else out + bias
 
 
 class MambaStub(nn.Module):
     """Selective-SSM block with `mamba_ssm.Mamba`'s interface, in plain PyTorch (CPU or GPU)."""
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 dt_rank: int | str = "auto", dt_min: float = 0.001, dt_max: float = 0.1,
-                 dt_init_floor: float = 1e-4, chunk_size: int = 16, scan: str = "chunked"):
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        chunk_size: int = 16,
+        scan: str = "chunked",
+    ):
         super().__init__()
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = int(expand * d_model)
@@ -114,13 +126,15 @@ class MambaStub(nn.Module):
             raise ValueError(f"scan must be 'chunked' or 'naive', got {scan!r}")
         self.scan = scan
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=False)
-        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner,
-                                padding=d_conv - 1)
+        self.conv1d = nn.Conv1d(
+            self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1
+        )
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
         # As in mamba-ssm: dt = softplus(bias) starts log-uniform in [dt_min, dt_max].
-        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min))
-                       + math.log(dt_min)).clamp(min=dt_init_floor)
+        dt = torch.exp(
+            torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        ).clamp(min=dt_init_floor)
         with torch.no_grad():
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
         A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(self.d_inner, 1)

@@ -17,9 +17,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,10 +49,14 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.select_on not in SELECT_ON:
-            raise ValueError(f"select_on must be one of {', '.join(SELECT_ON)}, got {self.select_on!r}")
+            raise ValueError(
+                f"select_on must be one of {', '.join(SELECT_ON)}, got {self.select_on!r}"
+            )
         if self.epochs < 0 or self.batch_size < 1 or self.log_every < 1:
-            raise ValueError("need epochs >= 0, batch_size >= 1 and log_every >= 1, got "
-                             f"{self.epochs}, {self.batch_size}, {self.log_every}")
+            raise ValueError(
+                "need epochs >= 0, batch_size >= 1 and log_every >= 1, got "
+                f"{self.epochs}, {self.batch_size}, {self.log_every}"
+            )
         self.tolerances = tuple(int(t) for t in self.tolerances)
 
 
@@ -73,9 +78,12 @@ def batches(split: Split, batch_size: int, order: np.ndarray | None = None):
     """(tokens, labels, lengths) tensors of consecutive batches in `order`."""
     order = np.arange(len(split)) if order is None else order
     for start in range(0, len(order), batch_size):
-        idx = order[start: start + batch_size]
-        yield (torch.from_numpy(split.tokens[idx]), torch.from_numpy(split.labels[idx]).long(),
-               torch.from_numpy(split.lengths[idx]))
+        idx = order[start : start + batch_size]
+        yield (
+            torch.from_numpy(split.tokens[idx]),
+            torch.from_numpy(split.labels[idx]).long(),
+            torch.from_numpy(split.lengths[idx]),
+        )
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -88,8 +96,9 @@ def _features(tokens: torch.Tensor, config: TrainConfig) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, split: Split, config: TrainConfig,
-            with_loss: bool = False) -> tuple[np.ndarray, float]:
+def predict(
+    model: torch.nn.Module, split: Split, config: TrainConfig, with_loss: bool = False
+) -> tuple[np.ndarray, float]:
     """Decoded labels (N, T) of a split (and its mean per-position loss, else NaN)."""
     model.eval()
     preds, losses, weights = [], [], []
@@ -110,9 +119,11 @@ def validate(model, split: Split, config: TrainConfig, num_classes: int) -> dict
     pred, loss = predict(model, split, config, with_loss=True)
     truth = split.labels.astype(np.int64)
     tol = max(config.tolerances)
-    return {"val_loss": loss,
-            "val_boundary_f1": boundary_f1(truth, pred, tol, split.lengths)["f1"],
-            "val_position_f1": position_f1(truth, pred, num_classes, split.lengths)["macro_f1"]}
+    return {
+        "val_loss": loss,
+        "val_boundary_f1": boundary_f1(truth, pred, tol, split.lengths)["f1"],
+        "val_position_f1": position_f1(truth, pred, num_classes, split.lengths)["macro_f1"],
+    }
 
 
 def _score(metrics: dict[str, float], select_on: str) -> float:
@@ -131,10 +142,19 @@ def _jsonable(spec: dict[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True, default=str)
 
 
-def train_model(name: str, model: torch.nn.Module, train: Split, val: Split, config: TrainConfig,
-                checkpoint_dir: str | Path, num_classes: int, resume: bool = True,
-                spec: dict[str, Any] | None = None, log: Callable[[str], None] = print,
-                progress: bool = True) -> TrainResult:
+def train_model(
+    name: str,
+    model: torch.nn.Module,
+    train: Split,
+    val: Split,
+    config: TrainConfig,
+    checkpoint_dir: str | Path,
+    num_classes: int,
+    resume: bool = True,
+    spec: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> TrainResult:
     """Train `model` (already built, seeded by the caller) and keep its best checkpoint.
 
     `spec` describes everything that determines the run besides `config` (data, model
@@ -146,19 +166,28 @@ def train_model(name: str, model: torch.nn.Module, train: Split, val: Split, con
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     best_path = checkpoint_dir / f"{name}_best.pt"
     last_path = checkpoint_dir / f"{name}_last.pt"
-    signature = _jsonable({"model": name, "spec": spec or {},
-                           **{k: v for k, v in asdict(config).items() if k not in ("epochs", "log_every")}})
+    signature = _jsonable(
+        {
+            "model": name,
+            "spec": spec or {},
+            **{k: v for k, v in asdict(config).items() if k not in ("epochs", "log_every")},
+        }
+    )
     model.to(config.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     history: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
     best_score, best_epoch, done, elapsed, step = -math.inf, 0, 0, 0.0, 0
     if resume and last_path.is_file():
         state = torch.load(last_path, map_location=config.device, weights_only=False)
         if state["signature"] != signature:
-            raise ValueError(f"{last_path} was written by a run with other settings; delete it "
-                             f"(or use another checkpoint_dir, or resume=False) to start afresh.\n"
-                             f"  saved:   {state['signature']}\n  current: {signature}")
+            raise ValueError(
+                f"{last_path} was written by a run with other settings; delete it "
+                f"(or use another checkpoint_dir, or resume=False) to start afresh.\n"
+                f"  saved:   {state['signature']}\n  current: {signature}"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, steps = state["history"], state["steps"]
@@ -167,15 +196,21 @@ def train_model(name: str, model: torch.nn.Module, train: Split, val: Split, con
         log(f"{name}: resumed from {last_path} after epoch {done}")
     resumed_from = done
     n_batches = math.ceil(len(train) / config.batch_size)
-    bar = tqdm(total=n_batches * config.epochs, initial=n_batches * min(done, config.epochs),
-               desc=name, leave=False, disable=not progress or bool(os.environ.get("TQDM_DISABLE")))
+    bar = tqdm(
+        total=n_batches * config.epochs,
+        initial=n_batches * min(done, config.epochs),
+        desc=name,
+        leave=False,
+        disable=not progress or bool(os.environ.get("TQDM_DISABLE")),
+    )
     for epoch in range(done + 1, config.epochs + 1):
         model.train()
         start = time.perf_counter()
         running, count = 0.0, 0
         epoch_loss, epoch_count = 0.0, 0
-        for tokens, labels, lengths in batches(train, config.batch_size,
-                                               epoch_order(len(train), config.seed, epoch)):
+        for tokens, labels, lengths in batches(
+            train, config.batch_size, epoch_order(len(train), config.seed, epoch)
+        ):
             feats = _features(tokens, config)
             loss = model.loss(feats, lengths.to(config.device), labels.to(config.device))
             optimizer.zero_grad(set_to_none=True)
@@ -190,41 +225,84 @@ def train_model(name: str, model: torch.nn.Module, train: Split, val: Split, con
             bar.update(1)
             if step % config.log_every == 0:
                 steps.append({"step": step, "epoch": epoch, "loss": running / count})
-                log(f"{name}: epoch {epoch}/{config.epochs} step {step} loss {running / count:.4f} "
-                    f"({elapsed + time.perf_counter() - start:.1f} s)")
+                log(
+                    f"{name}: epoch {epoch}/{config.epochs} step {step} loss {running / count:.4f} "
+                    f"({elapsed + time.perf_counter() - start:.1f} s)"
+                )
                 running, count = 0.0, 0
         train_seconds = time.perf_counter() - start
         metrics = validate(model, val, config, num_classes)
         epoch_seconds = time.perf_counter() - start
         elapsed += epoch_seconds
-        row = {"epoch": epoch, "step": step, "train_loss": epoch_loss / max(epoch_count, 1),
-               **metrics, "train_s": train_seconds, "epoch_s": epoch_seconds}
+        row = {
+            "epoch": epoch,
+            "step": step,
+            "train_loss": epoch_loss / max(epoch_count, 1),
+            **metrics,
+            "train_s": train_seconds,
+            "epoch_s": epoch_seconds,
+        }
         history.append(row)
         score = _score(metrics, config.select_on)
         improved = score > best_score
         if improved:
             best_score, best_epoch = score, epoch
-            _atomic_save({"model": model.state_dict(), "epoch": epoch, "score": score,
-                          "select_on": config.select_on, "signature": signature}, best_path)
-        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "epoch": epoch, "step": step, "history": history, "steps": steps,
-                      "best_score": best_score, "best_epoch": best_epoch, "elapsed": elapsed,
-                      "signature": signature}, last_path)
-        log(f"{name}: epoch {epoch}/{config.epochs} train loss {row['train_loss']:.4f}, val loss "
+            _atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "epoch": epoch,
+                    "score": score,
+                    "select_on": config.select_on,
+                    "signature": signature,
+                },
+                best_path,
+            )
+        _atomic_save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "step": step,
+                "history": history,
+                "steps": steps,
+                "best_score": best_score,
+                "best_epoch": best_epoch,
+                "elapsed": elapsed,
+                "signature": signature,
+            },
+            last_path,
+        )
+        log(
+            f"{name}: epoch {epoch}/{config.epochs} train loss {row['train_loss']:.4f}, val loss "
             f"{metrics['val_loss']:.4f}, val boundary F1@{max(config.tolerances)} "
             f"{metrics['val_boundary_f1']:.3f}, val position F1 {metrics['val_position_f1']:.3f}"
-            f"{' (best)' if improved else ''} [{epoch_seconds:.1f} s]")
+            f"{' (best)' if improved else ''} [{epoch_seconds:.1f} s]"
+        )
     bar.close()
     if not best_path.is_file():  # epochs = 0: keep the initial weights as "best"
-        _atomic_save({"model": model.state_dict(), "epoch": 0, "score": best_score,
-                      "select_on": config.select_on, "signature": signature}, best_path)
-    return TrainResult(name, history, steps, best_epoch, best_score, best_path, last_path,
-                       elapsed, resumed_from)
+        _atomic_save(
+            {
+                "model": model.state_dict(),
+                "epoch": 0,
+                "score": best_score,
+                "select_on": config.select_on,
+                "signature": signature,
+            },
+            best_path,
+        )
+    return TrainResult(
+        name, history, steps, best_epoch, best_score, best_path, last_path, elapsed, resumed_from
+    )
 
 
-def load_best(model: torch.nn.Module, result_or_path: TrainResult | str | Path,
-              device: str = "cpu") -> torch.nn.Module:
+def load_best(
+    model: torch.nn.Module, result_or_path: TrainResult | str | Path, device: str = "cpu"
+) -> torch.nn.Module:
     """Load the best checkpoint's weights into `model`."""
-    path = result_or_path.best_path if isinstance(result_or_path, TrainResult) else Path(result_or_path)
+    path = (
+        result_or_path.best_path
+        if isinstance(result_or_path, TrainResult)
+        else Path(result_or_path)
+    )
     model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
     return model.to(device)

@@ -49,13 +49,21 @@ def _sweep_csv(group: list[dict[str, Any]]) -> str:
     view = pages.sweep_view(group)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*view["columns"], "status", "headline_metric", "headline_value",
-                     "duration_s", "run"])
+    writer.writerow(
+        [*view["columns"], "status", "headline_metric", "headline_value", "duration_s", "run"]
+    )
     for run in group:
         headline = run.get("headline") or {}
-        writer.writerow([*(pages.cell(run["sweep"]["values"].get(k)) for k in view["columns"]),
-                         run["status"], headline.get("metric"), headline.get("value"),
-                         run.get("duration_s"), Path(run["dir"]).name])
+        writer.writerow(
+            [
+                *(pages.cell(run["sweep"]["values"].get(k)) for k in view["columns"]),
+                run["status"],
+                headline.get("metric"),
+                headline.get("value"),
+                run.get("duration_s"),
+                Path(run["dir"]).name,
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -64,51 +72,87 @@ def _quarto_page(title: str, html: str) -> str:
     return f"---\n{front}\n---\n\n```{{=html}}\n{html}\n```\n"
 
 
-def write_project(reports_dir: str | Path, config_template: str | Path = "_quarto.yml",
-                  runs: list[dict[str, Any]] | None = None) -> list[str]:
+def write_project(
+    reports_dir: str | Path,
+    config_template: str | Path = "_quarto.yml",
+    runs: list[dict[str, Any]] | None = None,
+) -> list[str]:
     """Write the Quarto project into reports/ (`_quarto.yml`, `index.qmd`, sweep and failure
     pages, sweep CSVs, `assets/`); return its page list (front page first)."""
     reports_dir = Path(reports_dir)
     runs = collect_runs(reports_dir) if runs is None else runs
     write_assets(reports_dir / ASSETS_DIR)
-    for stale in [*reports_dir.glob(f"runs/*/{SWEEP_PREFIX}*.qmd"),
-                  *reports_dir.glob(f"runs/*/{SWEEP_PREFIX}*.csv")]:
+    for stale in [
+        *reports_dir.glob(f"runs/*/{SWEEP_PREFIX}*.qmd"),
+        *reports_dir.glob(f"runs/*/{SWEEP_PREFIX}*.csv"),
+    ]:
         stale.unlink()  # rewritten below for the sweeps that still have runs
     front = pages.front_view(runs, reports_dir)
-    atomic_write_text(_quarto_page(f"{pages.SITE_TITLE} report", (
-        f'<script src="{ASSETS_DIR}/plotly.min.js"></script>\n'
-        + pages.body_html("front.html.j2", "index.qmd", runs, **front))),
-        reports_dir / "index.qmd")
+    atomic_write_text(
+        _quarto_page(
+            f"{pages.SITE_TITLE} report",
+            (
+                f'<script src="{ASSETS_DIR}/plotly.min.js"></script>\n'
+                + pages.body_html("front.html.j2", "index.qmd", runs, **front)
+            ),
+        ),
+        reports_dir / "index.qmd",
+    )
     listed = ["index.qmd"]
     for run in runs:
         if run.get("page", "") and run["page"].endswith(FAILED_PAGE):
-            atomic_write_text(_quarto_page(pages.run_view(run)["title"], pages.body_html(
-                "run_only.html.j2", run["page"], runs, run=pages.run_view(run, reports_dir))),
-                reports_dir / run["page"])
+            atomic_write_text(
+                _quarto_page(
+                    pages.run_view(run)["title"],
+                    pages.body_html(
+                        "run_only.html.j2", run["page"], runs, run=pages.run_view(run, reports_dir)
+                    ),
+                ),
+                reports_dir / run["page"],
+            )
         if run.get("page"):
             listed.append(run["page"])
     for group in sweeps(runs).values():
         view = pages.sweep_view(group)
         page = sweep_page(view["notebook"], view["name"])
         atomic_write_text(_sweep_csv(group), reports_dir / page.replace(".qmd", ".csv"))
-        atomic_write_text(_quarto_page(f"{view['notebook']}: {view['name']} sweep",
-                                       pages.body_html("sweep.html.j2", page, runs, sweep=view)),
-                          reports_dir / page)
+        atomic_write_text(
+            _quarto_page(
+                f"{view['notebook']}: {view['name']} sweep",
+                pages.body_html("sweep.html.j2", page, runs, sweep=view),
+            ),
+            reports_dir / page,
+        )
         listed.append(page)
     template = Path(config_template)
     config = yaml.safe_load(template.read_text()) if template.is_file() else {}
     project = config.setdefault("project", {})
-    project.update({"type": "website", "output-dir": SITE_DIR, "render": listed,
-                    "resources": [f"{ASSETS_DIR}/*",
-                                  *(f"runs/**/*{s}" for s in DATA_SUFFIXES)]})
+    project.update(
+        {
+            "type": "website",
+            "output-dir": SITE_DIR,
+            "render": listed,
+            "resources": [f"{ASSETS_DIR}/*", *(f"runs/**/*{s}" for s in DATA_SUFFIXES)],
+        }
+    )
     website = config.setdefault("website", {})
     website.setdefault("title", pages.SITE_TITLE)
-    website["navbar"] = {"left": [{"href": "index.qmd", "text": "Home"}] + [
-        {"text": bench["title"], "menu": [{"href": "index.qmd", "text": "overview"}] + [
-            {"href": r["source"], "text": f"{r['label']} ({r['status']})"}
-            for r in bench["runs"] if r["source"]] + [
-            {"href": s["source"], "text": s["label"]} for s in bench["sweeps"]]}
-        for bench in pages.nav(runs)]}
+    website["navbar"] = {
+        "left": [{"href": "index.qmd", "text": "Home"}]
+        + [
+            {
+                "text": bench["title"],
+                "menu": [{"href": "index.qmd", "text": "overview"}]
+                + [
+                    {"href": r["source"], "text": f"{r['label']} ({r['status']})"}
+                    for r in bench["runs"]
+                    if r["source"]
+                ]
+                + [{"href": s["source"], "text": s["label"]} for s in bench["sweeps"]],
+            }
+            for bench in pages.nav(runs)
+        ]
+    }
     html = config.setdefault("format", {}).setdefault("html", {})
     html.update({"code-fold": True, "code-tools": True})
     config.setdefault("execute", {})["enabled"] = False
@@ -136,21 +180,34 @@ def render_fallback(reports_dir: str | Path, runs: list[dict[str, Any]] | None =
     for run in runs:
         if run.get("page", "") and run["page"].endswith(FAILED_PAGE):
             view = pages.run_view(run, reports_dir)
-            atomic_write_text(pages.page_html(run["page"], view["title"], "run_only.html.j2",
-                                              runs, run=view, has_code=False),
-                              site / html_name(run["page"]))
+            atomic_write_text(
+                pages.page_html(
+                    run["page"], view["title"], "run_only.html.j2", runs, run=view, has_code=False
+                ),
+                site / html_name(run["page"]),
+            )
     for group in sweeps(runs).values():
         view = pages.sweep_view(group)
         page = sweep_page(view["notebook"], view["name"])
-        atomic_write_text(pages.page_html(page, f"{view['notebook']}: {view['name']} sweep",
-                                          "sweep.html.j2", runs, sweep=view),
-                          site / html_name(page))
-        shutil.copy2(reports_dir / page.replace(".qmd", ".csv"),
-                     site / page.replace(".qmd", ".csv"))
-    atomic_write_text(pages.page_html("index.html", f"{pages.SITE_TITLE} report",
-                                      "front.html.j2", runs,
-                                      **pages.front_view(runs, reports_dir)),
-                      site / "index.html")
+        atomic_write_text(
+            pages.page_html(
+                page, f"{view['notebook']}: {view['name']} sweep", "sweep.html.j2", runs, sweep=view
+            ),
+            site / html_name(page),
+        )
+        shutil.copy2(
+            reports_dir / page.replace(".qmd", ".csv"), site / page.replace(".qmd", ".csv")
+        )
+    atomic_write_text(
+        pages.page_html(
+            "index.html",
+            f"{pages.SITE_TITLE} report",
+            "front.html.j2",
+            runs,
+            **pages.front_view(runs, reports_dir),
+        ),
+        site / "index.html",
+    )
     return site
 
 
@@ -161,18 +218,29 @@ def _notebook_pages(reports_dir: Path, runs: list[dict[str, Any]]) -> dict[str, 
     for run in [r for r in runs if r.get("page", "") and r["page"].endswith(".ipynb")]:
         try:
             rendered[run["page"]] = pages.notebook_html(
-                nbformat.read(reports_dir / run["page"], as_version=4), run["page"], run, runs,
-                reports_dir)
+                nbformat.read(reports_dir / run["page"], as_version=4),
+                run["page"],
+                run,
+                runs,
+                reports_dir,
+            )
         except Exception as exc:  # nbconvert or a strange output: the other pages go on
-            run.update(status="broken", headline=None,
-                       error=f"{run['page']}: cannot be rendered: {type(exc).__name__}: "
-                             f"{last_line(str(exc))}", page=None)
+            run.update(
+                status="broken",
+                headline=None,
+                error=f"{run['page']}: cannot be rendered: {type(exc).__name__}: "
+                f"{last_line(str(exc))}",
+                page=None,
+            )
             return _notebook_pages(reports_dir, runs)
     return rendered
 
 
-def render_site(reports_dir: str | Path = "reports", config_template: str | Path = "_quarto.yml",
-                renderer: str = "auto") -> tuple[str, Path]:
+def render_site(
+    reports_dir: str | Path = "reports",
+    config_template: str | Path = "_quarto.yml",
+    renderer: str = "auto",
+) -> tuple[str, Path]:
     """Render the website; returns (renderer used, site folder).
 
     `renderer`: "quarto", "fallback", or "auto" (quarto when on PATH).
@@ -181,8 +249,10 @@ def render_site(reports_dir: str | Path = "reports", config_template: str | Path
         raise ValueError(f"renderer must be auto, quarto or fallback, got {renderer!r}")
     quarto = shutil.which("quarto")
     if renderer == "quarto" and not quarto:
-        raise RuntimeError("renderer='quarto' but no quarto binary is on PATH; install Quarto "
-                           "(https://quarto.org/docs/get-started/) or use renderer='fallback'")
+        raise RuntimeError(
+            "renderer='quarto' but no quarto binary is on PATH; install Quarto "
+            "(https://quarto.org/docs/get-started/) or use renderer='fallback'"
+        )
     runs = collect_runs(reports_dir)
     write_project(reports_dir, config_template, runs)
     if quarto and renderer != "fallback":

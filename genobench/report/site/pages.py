@@ -64,10 +64,13 @@ def provenance(run: dict[str, Any]) -> str:
     hardware = device.get("gpu") or (f"CPU {device['cpu']}" if device.get("cpu") else None)
     finished = (run.get("finished") or run.get("started") or "")[:16].replace("T", " ")
     duration = run.get("duration_s")
-    parts = [f"commit {run['git_commit'][:7]}" if run.get("git_commit") else "commit unknown",
-             hardware or "hardware unknown", f"{finished} UTC" if finished else "date unknown",
-             run.get("params_file") or "no params file",
-             f"{duration:.1f} s" if isinstance(duration, (int, float)) else "duration unknown"]
+    parts = [
+        f"commit {run['git_commit'][:7]}" if run.get("git_commit") else "commit unknown",
+        hardware or "hardware unknown",
+        f"{finished} UTC" if finished else "date unknown",
+        run.get("params_file") or "no params file",
+        f"{duration:.1f} s" if isinstance(duration, (int, float)) else "duration unknown",
+    ]
     return " · ".join(parts)
 
 
@@ -83,8 +86,14 @@ def run_label(run: dict[str, Any]) -> str:
 def info(notebook: str) -> BenchmarkInfo:
     """The declared record of a benchmark; a notebook without one gets a plain record."""
     return BENCHMARKS.get(notebook) or BenchmarkInfo(
-        notebook, notebook, "(no question declared in genobench.benchmarks.records)",
-        "the notebook's headline metric", "higher", "", "")
+        notebook,
+        notebook,
+        "(no question declared in genobench.benchmarks.records)",
+        "the notebook's headline metric",
+        "higher",
+        "",
+        "",
+    )
 
 
 def run_view(run: dict[str, Any], reports_dir: Path | None = None) -> dict[str, Any]:
@@ -100,18 +109,28 @@ def run_view(run: dict[str, Any], reports_dir: Path | None = None) -> dict[str, 
             params = [("(params.yaml unreadable)", str(exc))]
     sweep = run.get("sweep")
     return {
-        "label": run_label(run), "status": run["status"],
+        "label": run_label(run),
+        "status": run["status"],
         "href": html_name(run["page"]) if run.get("page") else None,
-        "title": f"{bench.title}: {run_label(run)}", "question": bench.question,
-        "headline": headline_text(run), "direction": bench.direction_text,
-        "provenance": provenance(run), "error_line": _error_line(run),
-        "traceback": run.get("traceback"), "newer_failures": run.get("newer_failures", []),
-        "params": params, "files": run.get("files", []), "dir": run.get("dir"),
-        "duration": f"{run['duration_s']:.1f} s" if isinstance(run.get("duration_s"),
-                                                               (int, float)) else "—",
+        "title": f"{bench.title}: {run_label(run)}",
+        "question": bench.question,
+        "headline": headline_text(run),
+        "direction": bench.direction_text,
+        "provenance": provenance(run),
+        "error_line": _error_line(run),
+        "traceback": run.get("traceback"),
+        "newer_failures": run.get("newer_failures", []),
+        "params": params,
+        "files": run.get("files", []),
+        "dir": run.get("dir"),
+        "duration": f"{run['duration_s']:.1f} s"
+        if isinstance(run.get("duration_s"), (int, float))
+        else "—",
         "sweep_name": sweep["params_name"] if sweep else None,
         "sweep_page": html_name(sweep_page(run["notebook"], sweep["params_name"]))
-        if sweep else None}
+        if sweep
+        else None,
+    }
 
 
 def _error_line(run: dict[str, Any]) -> str | None:
@@ -128,14 +147,31 @@ def _by_notebook(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def nav(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The navigation every page shows: each benchmark with each of its runs."""
     grids = sweeps(runs)
-    return [{"name": notebook, "title": info(notebook).title,
-             "runs": [{"label": run_label(r), "status": r["status"], "source": r.get("page"),
-                       "href": html_name(r["page"]) if r.get("page") else None}
-                      for r in group],
-             "sweeps": [{"label": f"{name} sweep", "source": sweep_page(notebook, name),
-                         "href": html_name(sweep_page(notebook, name))}
-                        for (nb, name) in grids if nb == notebook]}
-            for notebook, group in _by_notebook(runs).items()]
+    return [
+        {
+            "name": notebook,
+            "title": info(notebook).title,
+            "runs": [
+                {
+                    "label": run_label(r),
+                    "status": r["status"],
+                    "source": r.get("page"),
+                    "href": html_name(r["page"]) if r.get("page") else None,
+                }
+                for r in group
+            ],
+            "sweeps": [
+                {
+                    "label": f"{name} sweep",
+                    "source": sweep_page(notebook, name),
+                    "href": html_name(sweep_page(notebook, name)),
+                }
+                for (nb, name) in grids
+                if nb == notebook
+            ],
+        }
+        for notebook, group in _by_notebook(runs).items()
+    ]
 
 
 def figure_html(figure: dict[str, Any] | str) -> str:
@@ -143,25 +179,39 @@ def figure_html(figure: dict[str, Any] | str) -> str:
     uses the site's shared plotly.js: no plotly.js, MathJax or CDN of its own."""
     import plotly.io as pio
 
-    fig = pio.from_json(figure if isinstance(figure, str) else json.dumps(figure),
-                        skip_invalid=True)
-    return pio.to_html(fig, include_plotlyjs=False, include_mathjax=False, full_html=False,
-                       config={"responsive": True, "displaylogo": False})
+    fig = pio.from_json(
+        figure if isinstance(figure, str) else json.dumps(figure), skip_invalid=True
+    )
+    return pio.to_html(
+        fig,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        full_html=False,
+        config={"responsive": True, "displaylogo": False},
+    )
 
 
-def key_figure(bench: BenchmarkInfo, runs: list[dict[str, Any]], reports_dir: Path
-               ) -> tuple[dict[str, Any] | None, str]:
+def key_figure(
+    bench: BenchmarkInfo, runs: list[dict[str, Any]], reports_dir: Path
+) -> tuple[dict[str, Any] | None, str]:
     """The benchmark's key figure from its most recent good run that wrote it, or (None, why)."""
     if not bench.key_figure:
         return None, "no key figure declared in genobench.benchmarks.records"
     good = [r for r in runs if r["status"] in ("ok", "partial")]
     for run in sorted(good, key=lambda r: r.get("finished") or "", reverse=True):
-        paths = [reports_dir / run["dir"] / f for f in run["files"]
-                 if fnmatch.fnmatch(f, f"figures/{bench.key_figure}.json")]
+        paths = [
+            reports_dir / run["dir"] / f
+            for f in run["files"]
+            if fnmatch.fnmatch(f, f"figures/{bench.key_figure}.json")
+        ]
         if paths:  # the first written, e.g. the first model's of several
             text = min(paths, key=lambda p: p.stat().st_mtime_ns).read_text()
-            return {"html": figure_html(text), "caption": bench.key_figure_caption,
-                    "run": run_label(run), "href": html_name(run["page"])}, ""
+            return {
+                "html": figure_html(text),
+                "caption": bench.key_figure_caption,
+                "run": run_label(run),
+                "href": html_name(run["page"]),
+            }, ""
     if not good:
         return None, "no run of it succeeded yet"
     return None, f"no good run wrote figures/{bench.key_figure}.json"
@@ -172,12 +222,19 @@ def sweep_view(group: list[dict[str, Any]]) -> dict[str, Any]:
     first = group[0]
     keys = first["sweep"]["keys"]
     name = first["sweep"]["params_name"]
-    return {"notebook": first["notebook"], "name": name, "size": len(group),
-            "grid": ", ".join(keys), "columns": keys,
-            "csv": f"{SWEEP_PREFIX}{name}.csv",
-            "href": html_name(sweep_page(first["notebook"], name)),
-            "rows": [{"point": [cell(r["sweep"]["values"].get(k)) for k in keys],
-                      "run": run_view(r)} for r in group]}
+    return {
+        "notebook": first["notebook"],
+        "name": name,
+        "size": len(group),
+        "grid": ", ".join(keys),
+        "columns": keys,
+        "csv": f"{SWEEP_PREFIX}{name}.csv",
+        "href": html_name(sweep_page(first["notebook"], name)),
+        "rows": [
+            {"point": [cell(r["sweep"]["values"].get(k)) for k in keys], "run": run_view(r)}
+            for r in group
+        ],
+    }
 
 
 def front_view(runs: list[dict[str, Any]], reports_dir: Path) -> dict[str, Any]:
@@ -187,40 +244,69 @@ def front_view(runs: list[dict[str, Any]], reports_dir: Path) -> dict[str, Any]:
     for notebook, group in _by_notebook(runs).items():
         bench = info(notebook)
         figure, missing = key_figure(bench, group, reports_dir)
-        sections.append({
-            "name": notebook, "title": bench.title, "question": bench.question,
-            "headline": bench.headline, "direction": bench.direction_text,
-            "runs": [run_view(r) for r in group], "figure": figure, "figure_missing": missing,
-            "sweeps": [sweep_view(g) for (nb, _), g in grids.items() if nb == notebook]})
-    counts = {s: sum(r["status"] == s for r in runs)
-              for s in ("ok", "partial", "failed", "running", "broken")}
-    summary = (f"{len(runs)} runs of {len(sections)} benchmarks: "
-               + ", ".join(f"{n} {s}" for s, n in counts.items() if n)) if runs else \
-        "No runs yet: `genobench run` or `genobench report` writes them."
+        sections.append(
+            {
+                "name": notebook,
+                "title": bench.title,
+                "question": bench.question,
+                "headline": bench.headline,
+                "direction": bench.direction_text,
+                "runs": [run_view(r) for r in group],
+                "figure": figure,
+                "figure_missing": missing,
+                "sweeps": [sweep_view(g) for (nb, _), g in grids.items() if nb == notebook],
+            }
+        )
+    counts = {
+        s: sum(r["status"] == s for r in runs)
+        for s in ("ok", "partial", "failed", "running", "broken")
+    }
+    summary = (
+        (
+            f"{len(runs)} runs of {len(sections)} benchmarks: "
+            + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        )
+        if runs
+        else "No runs yet: `genobench run` or `genobench report` writes them."
+    )
     return {"benchmarks": sections, "summary": summary}
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of the site's own templates (shared with nbconvert's pages)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES / TEMPLATE),
-                             undefined=jinja2.StrictUndefined, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES / TEMPLATE),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
     env.filters["e"] = escape
     return env
 
 
-def page_html(page: str, title: str, body: str, runs: list[dict[str, Any]],
-              **context: Any) -> str:
+def page_html(page: str, title: str, body: str, runs: list[dict[str, Any]], **context: Any) -> str:
     """A page that is not a notebook: `body` is the template of its content."""
-    return environment().get_template("page.html.j2").render(
-        root=root_of(page), title=title, body=body, nav=nav(runs), site_title=SITE_TITLE,
-        **context)
+    return (
+        environment()
+        .get_template("page.html.j2")
+        .render(
+            root=root_of(page),
+            title=title,
+            body=body,
+            nav=nav(runs),
+            site_title=SITE_TITLE,
+            **context,
+        )
+    )
 
 
 def body_html(body: str, page: str, runs: list[dict[str, Any]], **context: Any) -> str:
     """Just the content of a page (for the Quarto project's raw HTML blocks)."""
-    return environment().get_template(body).render(
-        root=root_of(page), nav=nav(runs), site_title=SITE_TITLE, has_code=False, **context)
+    return (
+        environment()
+        .get_template(body)
+        .render(root=root_of(page), nav=nav(runs), site_title=SITE_TITLE, has_code=False, **context)
+    )
 
 
 def prepare_notebook(nb) -> None:
@@ -244,16 +330,23 @@ def prepare_notebook(nb) -> None:
             cell_.outputs = outputs
 
 
-def notebook_html(nb, page: str, run: dict[str, Any], runs: list[dict[str, Any]],
-                  reports_dir: Path) -> str:
+def notebook_html(
+    nb, page: str, run: dict[str, Any], runs: list[dict[str, Any]], reports_dir: Path
+) -> str:
     """A run page: the executed notebook under the site's navigation and run header."""
     from nbconvert import HTMLExporter
 
     prepare_notebook(nb)
     exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name=TEMPLATE)
     exporter.environment.filters["e"] = escape
-    resources = {"genobench": {"root": root_of(page), "nav": nav(runs), "site_title": SITE_TITLE,
-                               "run": run_view(run, reports_dir)}}
+    resources = {
+        "genobench": {
+            "root": root_of(page),
+            "nav": nav(runs),
+            "site_title": SITE_TITLE,
+            "run": run_view(run, reports_dir),
+        }
+    }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body
 
@@ -266,5 +359,7 @@ def notebook_css() -> str:
         css = Path(base) / "static" / "index.css"
         if css.is_file():
             return css.read_text() + (css.parent / "theme-light.css").read_text()
-    raise FileNotFoundError("nbconvert's lab template has no static/index.css: reinstall "
-                            "nbconvert (pip install -r requirements.txt)")
+    raise FileNotFoundError(
+        "nbconvert's lab template has no static/index.css: reinstall "
+        "nbconvert (pip install -r requirements.txt)"
+    )

@@ -34,8 +34,9 @@ def _problem(record: Any) -> str | None:
     """Why a parsed run.json is not a run record, or None when it is one."""
     if not isinstance(record, dict):
         return f"not a run record: a JSON {type(record).__name__}, expected an object"
-    missing = [k for k in ("notebook", "params_name", "status") if not isinstance(
-        record.get(k), str)]
+    missing = [
+        k for k in ("notebook", "params_name", "status") if not isinstance(record.get(k), str)
+    ]
     if missing:
         return f"not a run record: no string {', '.join(missing)}"
     if record["status"] not in STATUSES:
@@ -43,8 +44,9 @@ def _problem(record: Any) -> str | None:
     if record.get("headline") is not None and not isinstance(record["headline"], dict):
         return "headline is not an object with metric and value"
     sweep = record.get("sweep")
-    if sweep is not None and not (isinstance(sweep, dict) and {"params_name", "keys", "values"}
-                                  <= set(sweep)):
+    if sweep is not None and not (
+        isinstance(sweep, dict) and {"params_name", "keys", "values"} <= set(sweep)
+    ):
         return "sweep is not an object with params_name, keys and values"
     return None
 
@@ -73,7 +75,8 @@ def failed_attempts(run_dir: Path, reports_dir: Path, after: str | None) -> list
     for folder in sorted((run_dir / ATTEMPTS_DIR).glob("*-failed")):
         try:
             when = dt.datetime.strptime(folder.name.split("-")[0], ATTEMPT_TIME).replace(
-                tzinfo=dt.timezone.utc)
+                tzinfo=dt.timezone.utc
+            )
         except ValueError:
             continue  # not an attempt folder of the runner
         if since is not None and when <= since:
@@ -81,18 +84,31 @@ def failed_attempts(run_dir: Path, reports_dir: Path, after: str | None) -> list
         record, problem = _read_record(folder / RUN_FILE)
         error = (record or {}).get("error") or problem or "no error recorded"
         traceback = folder / ERROR_FILE
-        attempts.append({
-            "time": when.strftime("%Y-%m-%d %H:%M UTC"), "error_line": last_line(error),
-            "traceback": traceback.relative_to(reports_dir).as_posix()
-            if traceback.is_file() else None})
+        attempts.append(
+            {
+                "time": when.strftime("%Y-%m-%d %H:%M UTC"),
+                "error_line": last_line(error),
+                "traceback": traceback.relative_to(reports_dir).as_posix()
+                if traceback.is_file()
+                else None,
+            }
+        )
     return attempts
 
 
 def _broken(run_dir: Path, reports_dir: Path, file: Path, error: str) -> dict[str, Any]:
-    return {"notebook": run_dir.parent.name, "params_name": run_dir.name, "status": "broken",
-            "dir": run_dir.relative_to(reports_dir).as_posix(), "page": None,
-            "error": f"{file.relative_to(reports_dir).as_posix()}: {error}", "files": [],
-            "newer_failures": [], "traceback": None, "headline": None}
+    return {
+        "notebook": run_dir.parent.name,
+        "params_name": run_dir.name,
+        "status": "broken",
+        "dir": run_dir.relative_to(reports_dir).as_posix(),
+        "page": None,
+        "error": f"{file.relative_to(reports_dir).as_posix()}: {error}",
+        "files": [],
+        "newer_failures": [],
+        "traceback": None,
+        "headline": None,
+    }
 
 
 def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
@@ -116,20 +132,29 @@ def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
             try:
                 nbformat.validate(nbformat.read(notebook, as_version=4))
             except Exception as exc:  # any unreadable notebook: nbformat raises many kinds
-                runs.append(_broken(run_dir, reports_dir, notebook,
-                                    f"not a readable notebook: {type(exc).__name__}: "
-                                    f"{last_line(str(exc))}"))
+                runs.append(
+                    _broken(
+                        run_dir,
+                        reports_dir,
+                        notebook,
+                        f"not a readable notebook: {type(exc).__name__}: {last_line(str(exc))}",
+                    )
+                )
                 continue
         record["dir"] = run_dir.relative_to(reports_dir).as_posix()
         record["page"] = f"{record['dir']}/{notebook.name if notebook.is_file() else FAILED_PAGE}"
         record["files"] = sorted(
-            p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")
-            if p.suffix in DATA_SUFFIXES and p.is_file()
-            and ATTEMPTS_DIR not in p.relative_to(run_dir).parts)
+            p.relative_to(run_dir).as_posix()
+            for p in run_dir.rglob("*")
+            if p.suffix in DATA_SUFFIXES
+            and p.is_file()
+            and ATTEMPTS_DIR not in p.relative_to(run_dir).parts
+        )
         traceback = run_dir / ERROR_FILE
         record["traceback"] = f"{record['dir']}/{ERROR_FILE}" if traceback.is_file() else None
         record["newer_failures"] = failed_attempts(
-            run_dir, reports_dir, record.get("finished") or record.get("started"))
+            run_dir, reports_dir, record.get("finished") or record.get("started")
+        )
         runs.append(record)
     return runs
 

@@ -7,7 +7,6 @@ line, and every flag Snakemake has can be passed after `--`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -55,19 +54,35 @@ def _mtime(path: str | Path) -> float | None:
 
 def failed_runs(runs: list[Run], reports_dir: str) -> list[Run]:
     """Planned runs whose last job recorded a failed attempt: they are rerun."""
-    return [run for run in runs if (jobs.job_status(run, reports_dir) or {}).get("status")
-            not in (None, *GOOD)]
+    return [
+        run
+        for run in runs
+        if (jobs.job_status(run, reports_dir) or {}).get("status") not in (None, *GOOD)
+    ]
 
 
 def snakemake_command(opts: ReportOptions, forcerun: list[str] = ()) -> list[str]:
     """The Snakemake command line of a report."""
-    config = {"params": ",".join(opts.params_sets), "only": ",".join(opts.only),
-              "notebooks_dir": opts.notebooks_dir, "params_dir": opts.params_dir,
-              "reports_dir": opts.reports_dir, "renderer": opts.renderer,
-              "quarto_config": opts.quarto_config}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-           "--keep-going", "--rerun-incomplete",
-           "--config", *(f"{key}={value}" for key, value in config.items())]
+    config = {
+        "params": ",".join(opts.params_sets),
+        "only": ",".join(opts.only),
+        "notebooks_dir": opts.notebooks_dir,
+        "params_dir": opts.params_dir,
+        "reports_dir": opts.reports_dir,
+        "renderer": opts.renderer,
+        "quarto_config": opts.quarto_config,
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--keep-going",
+        "--rerun-incomplete",
+        "--config",
+        *(f"{key}={value}" for key, value in config.items()),
+    ]
     if opts.profile:
         cmd += ["--profile", opts.profile]
     if opts.executor:
@@ -106,8 +121,15 @@ def _stream(cmd: list[str]) -> tuple[int, str, bool]:
     """
     lines = []
     interrupted = False
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace", bufsize=1, start_new_session=True) as proc:
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,
+    ) as proc:
         assert proc.stdout is not None
         while True:
             try:
@@ -166,12 +188,14 @@ def _record_lost_jobs(runs: list[Run], output: str, reports_dir: str) -> list[Ru
     becomes the record's error.
     """
     blocks = _error_blocks(output)
-    lost = [run for run, name in zip(runs, rule_names(runs)) if name in blocks
-            and jobs.job_status(run, reports_dir) is None]
+    lost = [
+        run
+        for run, name in zip(runs, rule_names(runs))
+        if name in blocks and jobs.job_status(run, reports_dir) is None
+    ]
     names = dict(zip((run.key for run in runs), rule_names(runs)))
     for run in lost:
-        jobs.record_failure_of_lost_job(run, reports_dir,
-                                        slurm.job_failure(blocks[names[run.key]]))
+        jobs.record_failure_of_lost_job(run, reports_dir, slurm.job_failure(blocks[names[run.key]]))
     return lost
 
 
@@ -186,53 +210,70 @@ def report(opts: ReportOptions) -> int:
     if failed_before:
         print(f"rerunning {len(failed_before)} failed run(s): {_labels(failed_before)}")
     forced = runs if opts.force else failed_before
-    print(f"{len(runs)} run(s) with params {', '.join(opts.params_sets)}: {_labels(runs)}",
-          flush=True)
+    print(
+        f"{len(runs)} run(s) with params {', '.join(opts.params_sets)}: {_labels(runs)}", flush=True
+    )
     before = {run.key: _mtime(run.job_file(opts.reports_dir)) for run in runs}
     site_before = _mtime(site_index)
 
-    code, output, interrupted = _stream(snakemake_command(
-        opts, [run.job_file(opts.reports_dir) for run in forced]))
+    code, output, interrupted = _stream(
+        snakemake_command(opts, [run.job_file(opts.reports_dir) for run in forced])
+    )
     if interrupted:
         lost = _record_lost_jobs(runs, output, opts.reports_dir)
-        print(f"genobench: interrupted; Snakemake stopped (exit code {code}) after cancelling "
-              f"its running jobs" + (f"; recorded as failed: {_labels(lost)}" if lost else ""),
-              file=sys.stderr)
+        print(
+            f"genobench: interrupted; Snakemake stopped (exit code {code}) after cancelling "
+            f"its running jobs" + (f"; recorded as failed: {_labels(lost)}" if lost else ""),
+            file=sys.stderr,
+        )
         return 130
     if "LockException" in output or "cannot be locked" in output:
-        print("genobench: another Snakemake holds the lock on this folder; if none is "
-              "running (an earlier one was killed), `genobench report -- --unlock` "
-              "releases it", file=sys.stderr)
+        print(
+            "genobench: another Snakemake holds the lock on this folder; if none is "
+            "running (an earlier one was killed), `genobench report -- --unlock` "
+            "releases it",
+            file=sys.stderr,
+        )
     if "--unlock" in opts.snakemake_args:
         return code
     if opts.dry_run:
         todo = _runs_of_rules(r"^rule (\S+):$", output, runs)
         if code == 0:
-            print("dry run, nothing executed: " + (
-                f"would run {_labels(todo, limit=len(todo))}" if todo
-                else "every run is up to date") +
-                ("; would render the site" if re.search(r"^rule site:$", output, re.M) else ""))
+            print(
+                "dry run, nothing executed: "
+                + (
+                    f"would run {_labels(todo, limit=len(todo))}"
+                    if todo
+                    else "every run is up to date"
+                )
+                + ("; would render the site" if re.search(r"^rule site:$", output, re.M) else "")
+            )
         return code
 
-    changed = [run for run in runs
-               if _mtime(run.job_file(opts.reports_dir)) != before[run.key]]
+    changed = [run for run in runs if _mtime(run.job_file(opts.reports_dir)) != before[run.key]]
     lost = _record_lost_jobs(runs, output, opts.reports_dir)
     if lost:
         jobs.render(opts.reports_dir, opts.quarto_config, opts.renderer)
         changed += [run for run in lost if run not in changed]
     if code != 0 and not lost:
-        print(f"genobench: Snakemake stopped with exit code {code} (its messages are above)",
-              file=sys.stderr)
+        print(
+            f"genobench: Snakemake stopped with exit code {code} (its messages are above)",
+            file=sys.stderr,
+        )
         return code
 
     if code == 0 and not changed and _mtime(site_index) == site_before:
-        print(f"nothing to do: the {len(runs)} run(s) and the site are up to date (no "
-              f"notebook, params file or genobench version {__version__} changed since "
-              f"they ran; --force reruns them anyway); site: {site_index}")
+        print(
+            f"nothing to do: the {len(runs)} run(s) and the site are up to date (no "
+            f"notebook, params file or genobench version {__version__} changed since "
+            f"they ran; --force reruns them anyway); site: {site_index}"
+        )
         return 0
-    print(f"ran {len(changed)} of {len(runs)} run(s)"
-          + (f": {_labels(changed, limit=len(changed))}" if changed else "")
-          + f"; site: {site_index}")
+    print(
+        f"ran {len(changed)} of {len(runs)} run(s)"
+        + (f": {_labels(changed, limit=len(changed))}" if changed else "")
+        + f"; site: {site_index}"
+    )
     failed = []
     for run in runs:
         status = jobs.job_status(run, opts.reports_dir) or {}
@@ -240,12 +281,18 @@ def report(opts: ReportOptions) -> int:
             print(f"PARTIAL {run.label()}: {status.get('error')}", file=sys.stderr)
         elif status.get("status") not in GOOD:
             failed.append(run)
-            kept = " (its last good result is kept)" if \
-                jobs.runner.good_result(run.run_dir(opts.reports_dir)) else ""
-            print(f"FAILED {run.label()}: {status.get('error', 'no record')}{kept}",
-                  file=sys.stderr)
+            kept = (
+                " (its last good result is kept)"
+                if jobs.runner.good_result(run.run_dir(opts.reports_dir))
+                else ""
+            )
+            print(
+                f"FAILED {run.label()}: {status.get('error', 'no record')}{kept}", file=sys.stderr
+            )
     if failed:
-        print(f"{len(failed)} run(s) failed; they are rerun by the next `genobench report`",
-              file=sys.stderr)
+        print(
+            f"{len(failed)} run(s) failed; they are rerun by the next `genobench report`",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -40,8 +40,9 @@ def sweep_overrides(point: dict[str, Any], known: dict[str, dict[str, Any]]) -> 
     overrides = {}
     for key, value in point.items():
         default = str(known.get(key, {}).get("default", "")).strip()
-        overrides[key] = [value] if default.startswith("[") and not isinstance(value, list) \
-            else value
+        overrides[key] = (
+            [value] if default.startswith("[") and not isinstance(value, list) else value
+        )
     return overrides
 
 
@@ -49,8 +50,11 @@ def run_extra(run: Run) -> dict[str, Any]:
     """What the workflow adds to a run's run.json: resources and the sweep point."""
     extra: dict[str, Any] = {"resources": run.declared}
     if run.sweep_keys:
-        extra["sweep"] = {"params_name": run.params_name, "keys": run.sweep_keys,
-                          "values": run.sweep}
+        extra["sweep"] = {
+            "params_name": run.params_name,
+            "keys": run.sweep_keys,
+            "values": run.sweep,
+        }
     return extra
 
 
@@ -65,25 +69,41 @@ def execute_run(run: Run, reports_dir: str | Path, notebooks_dir: str | Path) ->
     try:
         py_path = runner.notebook_path(run.notebook_file, notebooks_dir)
         nb = runner.to_notebook(py_path)
-        overrides = sweep_overrides(run.sweep, runner.notebook_parameters(nb)) if run.sweep \
-            else {}
-        record = runner.run_notebook(str(py_path), run.params_file, overrides, name=run.name,
-                                     reports_dir=reports_dir, notebooks_dir=notebooks_dir,
-                                     nb=nb, extra=run_extra(run))
+        overrides = sweep_overrides(run.sweep, runner.notebook_parameters(nb)) if run.sweep else {}
+        record = runner.run_notebook(
+            str(py_path),
+            run.params_file,
+            overrides,
+            name=run.name,
+            reports_dir=reports_dir,
+            notebooks_dir=notebooks_dir,
+            nb=nb,
+            extra=run_extra(run),
+        )
     except runner.RunConfigError as exc:
-        record = runner.record_failure(run.notebook, run.name, reports_dir, str(exc),
-                                       params_file=run.params_file, extra=run_extra(run))
-    print(f"{run.label()}: {record['status']} in {record.get('duration_s', 0):.1f} s"
-          + (f" ({record['error']})" if record["error"] else ""), flush=True)
+        record = runner.record_failure(
+            run.notebook,
+            run.name,
+            reports_dir,
+            str(exc),
+            params_file=run.params_file,
+            extra=run_extra(run),
+        )
+    print(
+        f"{run.label()}: {record['status']} in {record.get('duration_s', 0):.1f} s"
+        + (f" ({record['error']})" if record["error"] else ""),
+        flush=True,
+    )
     write_job_file(run, reports_dir, record)
     return record
 
 
 def write_job_file(run: Run, reports_dir: str | Path, record: dict[str, Any]) -> None:
     """The job's output: the status and error of its attempt, and where that attempt is."""
-    atomic_write_json({key: record.get(key) for key in ("status", "error", "attempt",
-                                                         "finished")},
-                      run.job_file(reports_dir))
+    atomic_write_json(
+        {key: record.get(key) for key in ("status", "error", "attempt", "finished")},
+        run.job_file(reports_dir),
+    )
 
 
 def job_status(run: Run, reports_dir: str | Path) -> dict[str, Any] | None:
@@ -103,19 +123,28 @@ def render(reports_dir: str | Path, config_template: str | Path, renderer: str) 
     return site
 
 
-LOST_JOB = ("the job ended without finishing its run (killed for time or memory, or its "
-            "node failed?); see Snakemake's log in .snakemake/log/ (and "
-            ".snakemake/slurm_logs/ on SLURM)")
+LOST_JOB = (
+    "the job ended without finishing its run (killed for time or memory, or its "
+    "node failed?); see Snakemake's log in .snakemake/log/ (and "
+    ".snakemake/slurm_logs/ on SLURM)"
+)
 
 
-def record_failure_of_lost_job(run: Run, reports_dir: str | Path, cause: str | None = None
-                               ) -> dict[str, Any]:
+def record_failure_of_lost_job(
+    run: Run, reports_dir: str | Path, cause: str | None = None
+) -> dict[str, Any]:
     """Record a run whose job died or never started as a failed attempt.
 
     `cause` is what is known of it (the SLURM state, what sbatch said); the attempt's
     partial files are kept and a good result of an earlier run is not touched.
     """
-    record = runner.record_failure(run.notebook, run.name, reports_dir, cause or LOST_JOB,
-                                   params_file=run.params_file, extra=run_extra(run))
+    record = runner.record_failure(
+        run.notebook,
+        run.name,
+        reports_dir,
+        cause or LOST_JOB,
+        params_file=run.params_file,
+        extra=run_extra(run),
+    )
     write_job_file(run, reports_dir, record)
     return record

@@ -82,8 +82,9 @@ class Run:
         the job fails or is forced to rerun, so this file, never run.json, is it: the
         last good result survives both.
         """
-        return os.path.normpath(Path(reports_dir) / WORKFLOW_DIR / "jobs" / self.notebook
-                                / f"{self.name}.json")
+        return os.path.normpath(
+            Path(reports_dir) / WORKFLOW_DIR / "jobs" / self.notebook / f"{self.name}.json"
+        )
 
     def label(self) -> str:
         return f"{self.notebook}/{self.name}"
@@ -106,8 +107,10 @@ def sweep_points(sweep: Any, where: str) -> list[dict[str, Any]]:
         raise RunConfigError(f"{where}: sweep must map parameters to lists of values, {example}")
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
-            raise RunConfigError(f"{where}: sweep value of {key!r} must be a non-empty list, "
-                                 f"got {values!r}; {example}")
+            raise RunConfigError(
+                f"{where}: sweep value of {key!r} must be a non-empty list, "
+                f"got {values!r}; {example}"
+            )
     keys = list(sweep)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(sweep[k] for k in keys))]
 
@@ -132,7 +135,7 @@ def run_name(params_name: str, point: dict[str, Any]) -> str:
         return params_name
     name = "--".join([params_name, *(f"{k}-{_slug(point[k])}" for k in sorted(point))])
     if len(name) > MAX_NAME:
-        name = f"{name[:MAX_NAME - 10]}-{_digest(point)}"
+        name = f"{name[: MAX_NAME - 10]}-{_digest(point)}"
     return name
 
 
@@ -146,12 +149,17 @@ def job_resources(declared: Any, where: str, device: Any = None) -> tuple[int, d
     `exclusive: true` takes all of them and adds `slurm_extra: --exclusive`.
     """
     declared = {} if declared is None else declared
-    if isinstance(declared, dict) and "gpus" not in declared \
-            and str(device or "").startswith("cuda"):
+    if (
+        isinstance(declared, dict)
+        and "gpus" not in declared
+        and str(device or "").startswith("cuda")
+    ):
         declared = {**declared, "gpus": 1}
     if not isinstance(declared, dict):
-        raise RunConfigError(f"{where}: resources must be a mapping, e.g. "
-                             f"resources: {{gpus: 1, mem_gb: 80, runtime_min: 120}}")
+        raise RunConfigError(
+            f"{where}: resources must be a mapping, e.g. "
+            f"resources: {{gpus: 1, mem_gb: 80, runtime_min: 120}}"
+        )
     unknown = sorted(set(declared) - set(RESOURCE_KEYS))
     if unknown:
         known = "; ".join(f"{k}: {v}" for k, v in RESOURCE_KEYS.items())
@@ -164,8 +172,9 @@ def job_resources(declared: Any, where: str, device: Any = None) -> tuple[int, d
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok or value < minimum:
             kind = "an integer" if integer else "a number"
-            raise RunConfigError(f"{where}: resources.{key} must be {kind} >= {minimum}, "
-                                 f"got {value!r}")
+            raise RunConfigError(
+                f"{where}: resources.{key} must be {kind} >= {minimum}, got {value!r}"
+            )
         return value
 
     resources: dict[str, Any] = {}
@@ -185,8 +194,9 @@ def job_resources(declared: Any, where: str, device: Any = None) -> tuple[int, d
     threads = number("cpus", True, 1) or 1
     exclusive = declared.get("exclusive", False)
     if not isinstance(exclusive, bool):
-        raise RunConfigError(f"{where}: resources.exclusive must be true or false, "
-                             f"got {exclusive!r}")
+        raise RunConfigError(
+            f"{where}: resources.exclusive must be true or false, got {exclusive!r}"
+        )
     resources[MACHINE] = MACHINE_UNITS if exclusive else 1
     if exclusive:
         resources["slurm_extra"] = "'--exclusive'"
@@ -204,19 +214,33 @@ def runs_of_params_file(notebook_file: str | Path, params_file: str | Path) -> l
         raise RunConfigError(f"{where}: the sweep lists the same combination twice")
     names = [run_name(stem, point) for point in points]
     clashes = {name for name in names if names.count(name) > 1}  # values that slug alike
-    names = [f"{name}-{_digest(point)}" if name in clashes else name
-             for name, point in zip(names, points)]
+    names = [
+        f"{name}-{_digest(point)}" if name in clashes else name
+        for name, point in zip(names, points)
+    ]
     sweep_keys = list(loaded["sweep"]) if loaded.get("sweep") else []
-    return [Run(notebook=Path(notebook_file).stem, notebook_file=str(notebook_file),
-                params_file=where, name=name, sweep=point, sweep_keys=sweep_keys,
-                threads=threads, resources=dict(resources),
-                declared=dict(loaded.get("resources") or {}))
-            for name, point in zip(names, points)]
+    return [
+        Run(
+            notebook=Path(notebook_file).stem,
+            notebook_file=str(notebook_file),
+            params_file=where,
+            name=name,
+            sweep=point,
+            sweep_keys=sweep_keys,
+            threads=threads,
+            resources=dict(resources),
+            declared=dict(loaded.get("resources") or {}),
+        )
+        for name, point in zip(names, points)
+    ]
 
 
-def plan_runs(notebooks_dir: str | Path = "notebooks", params_dir: str | Path = "params",
-              params_sets: list[str] | str = "cpu", only: list[str] | None = None
-              ) -> tuple[list[Run], list[str]]:
+def plan_runs(
+    notebooks_dir: str | Path = "notebooks",
+    params_dir: str | Path = "params",
+    params_sets: list[str] | str = "cpu",
+    only: list[str] | None = None,
+) -> tuple[list[Run], list[str]]:
     """Every run of the report and notes on what was left out.
 
     Notebooks are `notebooks_dir/*.py` (or those named in `only`); each runs with
@@ -231,8 +255,10 @@ def plan_runs(notebooks_dir: str | Path = "notebooks", params_dir: str | Path = 
     only = [Path(nb).stem for nb in (only or [])]
     missing = [nb for nb in only if nb not in available]
     if missing:
-        raise RunConfigError(f"no notebook {', '.join(missing)} in {notebooks_dir}/; "
-                             f"available: {', '.join(available) or 'none'}")
+        raise RunConfigError(
+            f"no notebook {', '.join(missing)} in {notebooks_dir}/; "
+            f"available: {', '.join(available) or 'none'}"
+        )
     runs: list[Run] = []
     notes: list[str] = []
     for nb in only or available:
@@ -245,8 +271,10 @@ def plan_runs(notebooks_dir: str | Path = "notebooks", params_dir: str | Path = 
                 continue
             runs.extend(runs_of_params_file(notebooks_dir / f"{nb}.py", params_file))
     if not runs:
-        raise RunConfigError(f"no runs: no notebook in {notebooks_dir}/ has "
-                             f"{' or '.join(f'{s}.yaml' for s in sets)} under {params_dir}/")
+        raise RunConfigError(
+            f"no runs: no notebook in {notebooks_dir}/ has "
+            f"{' or '.join(f'{s}.yaml' for s in sets)} under {params_dir}/"
+        )
     return runs, notes
 
 

@@ -50,8 +50,13 @@ def _run(cmd: list[str], timeout: float = 30) -> str | None:
 
 def _flat(mapping: Any, prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1} (lists keep their index: "a.0")."""
-    items = mapping.items() if isinstance(mapping, dict) else enumerate(mapping) \
-        if isinstance(mapping, list) else []
+    items = (
+        mapping.items()
+        if isinstance(mapping, dict)
+        else enumerate(mapping)
+        if isinstance(mapping, list)
+        else []
+    )
     flat: dict[str, Any] = {}
     for key, value in items:
         name = f"{prefix}{key}"
@@ -77,12 +82,21 @@ class Profile:
 
     def placeholders(self) -> list[str]:
         """`file: key` of every value (or partition name) still holding EDIT_."""
-        found = [f"config.yaml: {key}" for key, value in _flat(self.config).items()
-                 if PLACEHOLDER in str(value)]
-        found += [f"partitions.yaml: partitions.{key}" for key, value in
-                  _flat(self.partitions).items() if PLACEHOLDER in str(value)]
-        found += [f"partitions.yaml: partition name {name!r}" for name in self.partitions
-                  if PLACEHOLDER in str(name)]
+        found = [
+            f"config.yaml: {key}"
+            for key, value in _flat(self.config).items()
+            if PLACEHOLDER in str(value)
+        ]
+        found += [
+            f"partitions.yaml: partitions.{key}"
+            for key, value in _flat(self.partitions).items()
+            if PLACEHOLDER in str(value)
+        ]
+        found += [
+            f"partitions.yaml: partition name {name!r}"
+            for name in self.partitions
+            if PLACEHOLDER in str(name)
+        ]
         return found
 
     def partition_names(self) -> dict[str, str]:
@@ -105,8 +119,9 @@ def read_profile(folder: str | Path) -> Profile:
     if config.get("slurm-partition-config"):
         path = folder / str(config["slurm-partition-config"])
         if not path.is_file():
-            raise RunConfigError(f"{config_file}: slurm-partition-config names {str(path)!r}, "
-                                 f"which does not exist")
+            raise RunConfigError(
+                f"{config_file}: slurm-partition-config names {str(path)!r}, which does not exist"
+            )
         partitions = (yaml.safe_load(path.read_text()) or {}).get("partitions") or {}
     return Profile(folder, config, partitions)
 
@@ -125,17 +140,22 @@ def sacct_works() -> bool:
 
 def profile_problems(profile: Profile) -> list[str]:
     """What stops this profile from working on this cluster, each naming the key to edit."""
-    problems = [f"{where} still holds the placeholder {PLACEHOLDER}...: put your cluster's "
-                f"value there" for where in profile.placeholders()]
+    problems = [
+        f"{where} still holds the placeholder {PLACEHOLDER}...: put your cluster's value there"
+        for where in profile.placeholders()
+    ]
     listed = _run(["sinfo", "-h", "-o", "%R"])
     if listed is not None:
         known = set(listed.split())
         for name, where in profile.partition_names().items():
             if PLACEHOLDER not in name and name not in known:
-                problems.append(f"{where}: partition {name!r} is not one sinfo lists "
-                                f"({', '.join(sorted(known)) or 'none'}); edit it")
-    problems += status_command_problems(profile.status_command,
-                                        f"{profile.folder / 'config.yaml'}: slurm-status-command")
+                problems.append(
+                    f"{where}: partition {name!r} is not one sinfo lists "
+                    f"({', '.join(sorted(known)) or 'none'}); edit it"
+                )
+    problems += status_command_problems(
+        profile.status_command, f"{profile.folder / 'config.yaml'}: slurm-status-command"
+    )
     return problems
 
 
@@ -148,15 +168,19 @@ def status_command_problems(command: str | None, where: str) -> list[str]:
         return []  # not on a cluster: nothing to check against
     command = command or ("sacct" if shutil.which("sacct") else "squeue")
     if command == "sacct" and not sacct_works():
-        return [f"{where}: sacct does not work on this cluster (no accounting storage?), so "
-                f"Snakemake would never see a job end; set slurm-status-command: squeue "
-                f"(needs MinJobAge >= {MIN_JOB_AGE_S} s)"]
+        return [
+            f"{where}: sacct does not work on this cluster (no accounting storage?), so "
+            f"Snakemake would never see a job end; set slurm-status-command: squeue "
+            f"(needs MinJobAge >= {MIN_JOB_AGE_S} s)"
+        ]
     if command == "squeue":
         age = min_job_age()
         if age is not None and age < MIN_JOB_AGE_S:
-            return [f"{where}: squeue forgets a finished job after MinJobAge = {age} s, before "
-                    f"Snakemake looks (it needs >= {MIN_JOB_AGE_S} s): ask your administrator "
-                    f"to raise MinJobAge in slurm.conf, or use sacct if accounting works"]
+            return [
+                f"{where}: squeue forgets a finished job after MinJobAge = {age} s, before "
+                f"Snakemake looks (it needs >= {MIN_JOB_AGE_S} s): ask your administrator "
+                f"to raise MinJobAge in slurm.conf, or use sacct if accounting works"
+            ]
     return []
 
 
@@ -202,8 +226,10 @@ def explain(state: str, info: dict[str, str]) -> str:
 
 
 # What Snakemake's SLURM executor (2.8) prints for a job that failed or never started.
-_FAILED = re.compile(r"SLURM-job '(\d+)' failed(?: due to a node failure)?, "
-                     r"SLURM status is: '([A-Z_]+)")
+_FAILED = re.compile(
+    r"SLURM-job '(\d+)' failed(?: due to a node failure)?, "
+    r"SLURM status is: '([A-Z_]+)"
+)
 _SBATCH = re.compile(r"SLURM sbatch failed\. The error message was '([^']*)'", re.S)
 _SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 

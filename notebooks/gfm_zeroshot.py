@@ -68,9 +68,10 @@ import transformers
 from IPython.display import display
 
 from genobench.benchmarks.gfm_zeroshot.scoring import score_models
+from genobench.data.genes import load_genome
 from genobench.data.planted_genome import PlantedGenomeSpec, planted_genome_files
 from genobench.data.real_variants import real_variant_files, variant_datasets
-from genobench.data.variants import load_variants, read_fasta
+from genobench.data.variants import load_variants
 from genobench.metrics.variant_effect import zeroshot_metrics
 from genobench.models.registry import load_registry, select_models
 from genobench.plots import use_notebook_renderer
@@ -111,7 +112,7 @@ elif reference is None or variants is None:
         raise ValueError("give both reference and variants, or neither (planted genome)")
     files = planted_genome_files(PlantedGenomeSpec(**{"seed": seed, **planted}))
     reference, variants = files["genome"], files["variants"]
-genome = read_fasta(reference)
+genome = load_genome(reference)
 table = load_variants(variants, genome)
 print(f"{reference}: {len(genome)} sequence(s), {sum(map(len, genome.values())):,} bp")
 print(f"{variants}: {len(table)} variants, {int(table['label'].sum())} pathogenic")

@@ -38,14 +38,15 @@ def open_text(path: str | Path) -> IO[str]:
 def parse_fasta(lines: Iterable[str], source: str = "<text>") -> Iterator[FastaRecord]:
     """Records of FASTA text, in file order.
 
-    Raises InputError, naming `source` and the line, on sequence text before the first header,
+    Blank lines and `;` comment lines are skipped. Raises InputError, naming `source` and the
+    line, on sequence text before the first header,
     a header with no id, or an id seen before.
     """
     seen: dict[str, int] = {}
     header, header_line, chunks = None, 0, []
     for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
-        if not line:
+        if not line or line.startswith(";"):  # blank, or an old-style comment line
             continue
         if line.startswith(">"):
             if header is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genobench.data.errors import InputError  # noqa: F401  (re-exported: the one error type)
+from genobench.data.errors import InputError
 from genobench.data.fasta import read_fasta
 
 REQUIRED_COLUMNS = ("genome_id", "fragment_id", "seq")

@@ -69,6 +69,11 @@ def load_genome(source: str | Path) -> dict[str, str]:
     genome = {}
     for rec in read_fasta(path):
         seq = rec.seq.upper()
+        if not seq:
+            raise InputError(
+                f"{path}, record {rec.id!r} (line {rec.line}) is empty. Remove it or add "
+                "its sequence on the lines after the header."
+            )
         bad = set(seq) - set(IUPAC_DNA)
         if bad:
             raise InputError(

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genobench.data.fragments import InputError
+from genobench.data.errors import InputError
+from genobench.data.fasta import FastaRecord, open_text, parse_fasta
 
 # The 20 standard amino acids, and the extra letters protein FASTA files use (and ESM's
 # vocabulary has): X unknown, B Asx, Z Glx, U selenocysteine, O pyrrolysine.
@@ -92,72 +93,38 @@ def _composition(shift: dict[str, float] | None = None, strength: float = 1.0) -
 # ---------------------------------------------------------------------------- FASTA
 
 
-def parse_fasta(text: str, source: str = "<string>") -> list[ProteinRecord]:
-    """Parse and validate protein FASTA text; `source` names it in error messages.
+def _protein(rec: FastaRecord, source: str) -> ProteinRecord:
+    seq = rec.seq.upper()
+    if seq.endswith("*"):
+        seq = seq[:-1]
+    where = f"{source}, record {rec.id!r} (line {rec.line})"
+    if not seq:
+        raise InputError(
+            f"{where}: empty sequence. Remove the record or add its "
+            "sequence on the lines after the header."
+        )
+    if not _VALID.match(seq):
+        pos = next(i for i, c in enumerate(seq) if c not in PROTEIN_ALPHABET)
+        bad = "".join(sorted(set(seq) - set(PROTEIN_ALPHABET)))
+        raise InputError(
+            f"{where}: invalid character(s) {bad!r} (first at residue "
+            f"{pos + 1}); a protein sequence may only use "
+            f"{STANDARD_AA} and {EXTRA_AA} (any case). Is this a "
+            "nucleotide FASTA, or does it contain gaps/stops?"
+        )
+    return ProteinRecord(rec.id, rec.description, seq)
 
-    Raises InputError naming the record (and line) on: no records, sequence lines
-    before the first header, an empty header, a record without sequence, a duplicated
-    id, or a character outside the protein alphabet (the 20 standard amino acids and
-    X, B, Z, U, O, any case). One trailing `*` (a stop codon in translated FASTA) is
-    removed; whitespace inside sequence lines is ignored. Sequences are upper-cased.
+
+def parse_proteins(text: str, source: str = "<string>") -> list[ProteinRecord]:
+    """Protein records of FASTA text (read by `genobench.data.fasta.parse_fasta`), each
+    validated; `source` names the text in error messages.
+
+    Raises InputError naming the record (and line) on a record without sequence or a
+    character outside the protein alphabet (the 20 standard amino acids and X, B, Z, U, O,
+    any case), besides the FASTA errors, and on text with no records. One trailing `*` (a
+    stop codon in translated FASTA) is removed; sequences are upper-cased.
     """
-    records: list[ProteinRecord] = []
-    header: str | None = None
-    header_line = 0
-    chunks: list[str] = []
-    seen: dict[str, int] = {}
-
-    def close() -> None:
-        if header is None:
-            return
-        rid = header.split()[0]
-        seq = "".join(chunks).upper()
-        if seq.endswith("*"):
-            seq = seq[:-1]
-        where = f"{source}, record {rid!r} (line {header_line})"
-        if not seq:
-            raise InputError(
-                f"{where}: empty sequence. Remove the record or add its "
-                "sequence on the lines after the header."
-            )
-        if not _VALID.match(seq):
-            pos = next(i for i, c in enumerate(seq) if c not in PROTEIN_ALPHABET)
-            bad = "".join(sorted(set(seq) - set(PROTEIN_ALPHABET)))
-            raise InputError(
-                f"{where}: invalid character(s) {bad!r} (first at residue "
-                f"{pos + 1}); a protein sequence may only use "
-                f"{STANDARD_AA} and {EXTRA_AA} (any case). Is this a "
-                "nucleotide FASTA, or does it contain gaps/stops?"
-            )
-        if rid in seen:
-            raise InputError(
-                f"{where}: id {rid!r} was already used by the record on line "
-                f"{seen[rid]}. Record ids (the header's first word) must be "
-                "unique."
-            )
-        seen[rid] = header_line
-        records.append(ProteinRecord(rid, header, seq))
-
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(";"):
-            continue
-        if line.startswith(">"):
-            close()
-            header, header_line, chunks = line[1:].strip(), lineno, []
-            if not header:
-                raise InputError(
-                    f"{source}, line {lineno}: empty header ('>' with no id). "
-                    "Give every record an id: '>my_protein_1'."
-                )
-        elif header is None:
-            raise InputError(
-                f"{source}, line {lineno}: sequence before the first header. A "
-                "FASTA file starts with a '>id' line."
-            )
-        else:
-            chunks.append("".join(line.split()))
-    close()
+    records = [_protein(rec, source) for rec in parse_fasta(text.splitlines(), source)]
     if not records:
         raise InputError(
             f"{source}: no FASTA records found. Expected lines like '>id' "
@@ -166,33 +133,13 @@ def parse_fasta(text: str, source: str = "<string>") -> list[ProteinRecord]:
     return records
 
 
-def read_fasta(path: str | Path) -> list[ProteinRecord]:
-    """Read and validate a protein FASTA file, gzipped or not (see `parse_fasta` for the
-    checks)."""
-    from genobench.data.fasta import open_text
-
+def read_proteins(path: str | Path) -> list[ProteinRecord]:
+    """Read and validate a protein FASTA file, gzipped or not (see `parse_proteins`)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file. Pass the path of a protein FASTA file.")
     with open_text(path) as fh:
-        return parse_fasta(fh.read(), source=str(path))
-
-
-def write_fasta(records, path: str | Path, width: int = 60) -> Path:
-    """Write ProteinRecords (or (id, seq) pairs) as FASTA, `width` residues a line."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for rec in records:
-        rid, desc, seq = (
-            (rec.id, rec.description, rec.seq)
-            if isinstance(rec, ProteinRecord)
-            else (rec[0], rec[0], rec[1])
-        )
-        lines.append(f">{desc or rid}")
-        lines += [seq[i : i + width] for i in range(0, len(seq), width)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        return parse_proteins(fh.read(), source=str(path))
 
 
 def header_field(record: ProteinRecord, key: str) -> str | None:
@@ -209,7 +156,7 @@ def labelled_fasta(path: str | Path, key: str = "label") -> pd.DataFrame:
     Class names are sorted; the second becomes label 1 (the positive class), unless
     the names are 0/1, viral/host or positive/negative, which map the obvious way.
     """
-    records = read_fasta(path)
+    records = read_proteins(path)
     names = []
     for rec in records:
         value = header_field(rec, key)
@@ -248,9 +195,9 @@ def protein_records(source: str | Path) -> list[ProteinRecord]:
     from genobench.data.packaged import DATASETS, packaged_path
 
     if str(source) not in DATASETS:
-        return read_fasta(source)
+        return read_proteins(source)
     if DATASETS[str(source)].kind == "proteins":
-        return read_fasta(packaged_path(str(source)))
+        return read_proteins(packaged_path(str(source)))
     from genobench.data.genes import cached_genes, load_genome
 
     genes = cached_genes(load_genome(source))

@@ -15,7 +15,6 @@ variant listed twice, are errors.
 
 from __future__ import annotations
 
-import gzip
 import re
 import warnings
 from dataclasses import dataclass
@@ -24,70 +23,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genobench.data.fragments import InputError
+from genobench.data.errors import InputError
+from genobench.data.fasta import open_text
 
 VARIANT_COLUMNS = ("chrom", "pos", "ref", "alt", "label", "region_type")
 _ALLELE = re.compile(r"^[ACGT]+$")
 _LABELS = {"0": 0, "1": 1, "benign": 0, "pathogenic": 1, "0.0": 0, "1.0": 1}
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
-
-
-def read_fasta(path: str | Path) -> dict[str, str]:
-    """Chromosome name (first word of the header) -> upper-case sequence.
-
-    Raises InputError on a missing or empty file, text before the first header, a
-    duplicated name, an empty record, or characters other than A/C/G/T/N.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file. Pass the path of a reference FASTA.")
-    records: dict[str, list[str]] = {}
-    name = None
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                name = line[1:].split()[0] if line[1:].strip() else ""
-                if not name:
-                    raise InputError(f"{path}, line {lineno}: FASTA header without a name.")
-                if name in records:
-                    raise InputError(
-                        f"{path}, line {lineno}: sequence {name!r} appears twice. "
-                        "Sequence names must be unique."
-                    )
-                records[name] = []
-            elif name is None:
-                raise InputError(
-                    f"{path}, line {lineno}: sequence text before the first "
-                    "'>' header. Is this a FASTA file?"
-                )
-            else:
-                records[name].append(line.upper())
-    if not records:
-        raise InputError(f"{path}: no FASTA records found.")
-    genome = {}
-    for name, parts in records.items():
-        seq = "".join(parts)
-        if not seq:
-            raise InputError(f"{path}: sequence {name!r} is empty.")
-        bad = set(seq) - set("ACGTN")
-        if bad:
-            raise InputError(
-                f"{path}: sequence {name!r} has characters "
-                f"{''.join(sorted(bad))!r}; only A, C, G, T, N are allowed."
-            )
-        genome[name] = seq
-    return genome
-
-
 def _read_vcf(path: Path) -> pd.DataFrame:
     rows, lines = [], []
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             if line.startswith("#") or not line.strip():
                 continue

@@ -174,7 +174,7 @@ def histogram(durations: np.ndarray, edges: np.ndarray, smoothing: float = 0.0) 
     return counts / total if total > 0 else counts
 
 
-def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+def histogram_kl(p: np.ndarray, q: np.ndarray) -> float:
     """KL(p || q) in nats for probability vectors (terms with p = 0 contribute 0)."""
     p, q = np.asarray(p, float), np.asarray(q, float)
     keep = p > 0
@@ -195,7 +195,7 @@ def duration_kl(
     """
     if len(true_durations) == 0:
         return float("nan")
-    return kl_divergence(
+    return histogram_kl(
         histogram(true_durations, edges, smoothing), histogram(pred_durations, edges, smoothing)
     )
 

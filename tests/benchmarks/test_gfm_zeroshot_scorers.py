@@ -62,18 +62,21 @@ def mistral(tmp_path_factory):
     ).load()
 
 
-def test_cosine_distance_of_identical_vectors_is_zero():
+def test_cosine_distance_by_hand():
     x = np.random.default_rng(0).normal(size=(3, 16)).astype(np.float32)
-    np.testing.assert_array_equal(cosine_distance(x, x), 0.0)
+    np.testing.assert_allclose(cosine_distance(x, x), 0.0, atol=1e-12)  # float64 rounding
+    # 1 - cos 60° between (1, 0) and (1, sqrt 3)
+    assert cosine_distance(np.array([1.0, 0]), np.array([1.0, 3**0.5])) == pytest.approx(0.5)
     assert cosine_distance(np.array([1.0, 0]), np.array([0.0, 1])) == pytest.approx(1.0)
     assert cosine_distance(np.array([1.0, 0]), np.array([-1.0, 0])) == pytest.approx(2.0)
 
 
 def test_identical_sequences_are_computed_not_short_circuited(bert, mistral):
     # no variant: the embedding distances and the LLR come out 0 from the computation
-    # itself; the masked marginal has no changed token to score, so it is NaN
-    assert bert.score_variant(REF, REF, "embedding_distance") == 0.0
-    assert bert.score_variant(REF, REF, "embedding_distance_local") == 0.0
+    # itself (the distances up to rounding); the masked marginal has no changed token to
+    # score, so it is NaN
+    for method in ("embedding_distance", "embedding_distance_local"):  # float64 rounding
+        assert bert.score_variant(REF, REF, method) == pytest.approx(0.0, abs=1e-12)
     assert np.isnan(bert.score_variant(REF, REF, "masked_marginal"))
     assert mistral.score_variant(REF, REF) == 0.0
     # the embeddings of identical sequences are identical, so the distance is 0 in float64

@@ -1,5 +1,6 @@
 import numpy as np
 
+from genobench.data.genes import load_genome
 from genobench.data.planted_genome import (
     MOTIFS,
     REGION_TYPES,
@@ -7,7 +8,7 @@ from genobench.data.planted_genome import (
     make_planted_genome,
     planted_genome_files,
 )
-from genobench.data.variants import load_variants, read_fasta
+from genobench.data.variants import load_variants
 
 SMALL = PlantedGenomeSpec(
     n_chromosomes=2,
@@ -60,7 +61,7 @@ def test_pwm_rows_are_distributions():
 
 def test_files_are_cached_and_valid(tmp_path):
     files = planted_genome_files(SMALL, directory=tmp_path / "g")
-    genome = read_fasta(files["genome"])
+    genome = load_genome(files["genome"])
     table = load_variants(files["variants"], genome)  # every ref allele matches
     assert len(table) == 4 * (5 + 8)
     mtime = files["genome"].stat().st_mtime_ns

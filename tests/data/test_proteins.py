@@ -3,23 +3,23 @@
 import numpy as np
 import pytest
 
-from genobench.data.fragments import InputError
+from genobench.data.errors import InputError
+from genobench.data.fasta import write_fasta
 from genobench.data.proteins import (
     PROTEIN_ALPHABET,
     assign_buckets,
     bucket_proteins,
     fasta_buckets,
     labelled_fasta,
-    parse_fasta,
-    read_fasta,
+    parse_proteins,
+    read_proteins,
     synthetic_proteins,
     viral_host_proteins,
-    write_fasta,
 )
 
 
-def test_parse_fasta_reads_multiline_records_and_normalizes():
-    recs = parse_fasta(">p1 first protein\nmkta\nYIAK*\n\n>p2\nXBZUO\n")
+def test_parse_proteins_reads_multiline_records_and_normalizes():
+    recs = parse_proteins(">p1 first protein\nmkta\nYIAK*\n\n>p2\nXBZUO\n")
     assert [(r.id, r.description, r.seq) for r in recs] == [
         ("p1", "p1 first protein", "MKTAYIAK"),
         ("p2", "p2", "XBZUO"),
@@ -30,7 +30,7 @@ def test_parse_fasta_reads_multiline_records_and_normalizes():
     "text, match",
     [
         ("", "no FASTA records"),
-        ("MKTAY\n>p1\nMK\n", "line 1: sequence before the first header"),
+        ("MKTAY\n>p1\nMK\n", "line 1: sequence text before the first '>' header"),
         (">p1\nMKT\n>\nMK\n", "line 3: empty header"),
         (">p1\nMKT\n>p2 empty one\n>p3\nMK\n", "record 'p2' \\(line 3\\): empty sequence"),
         (
@@ -38,22 +38,22 @@ def test_parse_fasta_reads_multiline_records_and_normalizes():
             "record 'p2' \\(line 3\\): invalid character\\(s\\) 'J' \\(first at residue 3\\)",
         ),
         (">p1\nACGT-ACGT\n", "invalid character\\(s\\) '-'"),
-        (">p1\nMKT\n>p1 again\nMK\n", "id 'p1' was already used by the record on line 1"),
+        (">p1\nMKT\n>p1 again\nMK\n", "id 'p1' was already used on line 1"),
     ],
 )
 def test_fasta_errors_name_the_record(text, match):
     with pytest.raises(InputError, match=match):
-        parse_fasta(text, source="in.fa")
+        parse_proteins(text, source="in.fa")
 
 
-def test_read_fasta_missing_file(tmp_path):
+def test_read_proteins_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
-        read_fasta(tmp_path / "nope.fa")
+        read_proteins(tmp_path / "nope.fa")
 
 
 def test_fasta_round_trip(tmp_path):
     recs = synthetic_proteins([5, 130], seed=3)
-    back = read_fasta(write_fasta(recs, tmp_path / "x.fa"))
+    back = read_proteins(write_fasta(((r.description, r.seq) for r in recs), tmp_path / "x.fa"))
     assert [(r.id, r.seq) for r in back] == [(r.id, r.seq) for r in recs]
 
 

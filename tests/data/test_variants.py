@@ -2,10 +2,10 @@ import gzip
 
 import pytest
 
-from genobench.data.fragments import InputError
+from genobench.data.errors import InputError
+from genobench.data.genes import load_genome
 from genobench.data.variants import (
     load_variants,
-    read_fasta,
     variant_window,
     variant_windows,
     window_bounds,
@@ -23,27 +23,27 @@ def csv(tmp_path, *rows, header="chrom,pos,ref,alt,label,region_type"):
     return write(tmp_path / "v.csv", "\n".join([header, *rows]) + "\n")
 
 
-def test_read_fasta_multiline_and_gz(tmp_path):
+def test_reference_fasta_multiline_and_gz(tmp_path):
     fa = write(tmp_path / "g.fa", ">chr1 description\nACGT\nacgn\n\n>chr2\nTTTT\n")
-    assert read_fasta(fa) == {"chr1": "ACGTACGN", "chr2": "TTTT"}
+    assert load_genome(fa) == {"chr1": "ACGTACGN", "chr2": "TTTT"}
     gz = tmp_path / "g.fa.gz"
     with gzip.open(gz, "wt") as fh:
         fh.write(">x\nAC\n")
-    assert read_fasta(gz) == {"x": "AC"}
+    assert load_genome(gz) == {"x": "AC"}
 
 
 @pytest.mark.parametrize(
     "text, match",
     [
         ("ACGT\n>chr1\nACGT\n", "before the first '>' header"),
-        (">a\nACGT\n>a\nAC\n", "'a' appears twice"),
-        (">a\nACXT\n", "characters 'X'"),
-        (">a\n>b\nAC\n", "'a' is empty"),
+        (">a\nACGT\n>a\nAC\n", "id 'a' was already used on line 1"),
+        (">a\nACXT\n", "letters 'X' are no nucleotide codes"),
+        (">a\n>b\nAC\n", "record 'a' \\(line 1\\) is empty"),
     ],
 )
 def test_bad_fasta_is_named(tmp_path, text, match):
     with pytest.raises(InputError, match=match):
-        read_fasta(write(tmp_path / "g.fa", text))
+        load_genome(write(tmp_path / "g.fa", text))
 
 
 def test_load_variants_csv(tmp_path):

@@ -10,7 +10,7 @@ from genobench.metrics.segmentation import (
     boundary_f1,
     duration_kl,
     histogram,
-    kl_divergence,
+    histogram_kl,
     log_bins,
     match_boundaries,
     position_f1,
@@ -116,7 +116,7 @@ def test_histogram_smoothing_and_kl_by_hand():
     # an empty prediction is finite thanks to smoothing; an empty truth is undefined
     assert np.isfinite(duration_kl(np.array([1, 3]), np.array([], dtype=int), edges))
     assert math.isnan(duration_kl(np.array([], dtype=int), np.array([1]), edges))
-    assert kl_divergence([0.5, 0.5], [1.0, 0.0]) == math.inf
+    assert histogram_kl([0.5, 0.5], [1.0, 0.0]) == math.inf
 
 
 def test_segmentation_metrics_keys_and_perfect_prediction():

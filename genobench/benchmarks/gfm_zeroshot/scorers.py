@@ -33,6 +33,8 @@ import numpy as np
 import torch
 
 from genobench.data.variants import VariantWindow
+from genobench.metrics.fidelity import cosine_similarity
+from genobench.models.embed import mean_pool
 from genobench.models.markov import KmerMarkov, encode
 from genobench.models.registry import ModelSpec
 
@@ -40,15 +42,8 @@ QUANT_4BIT = "4bit_nf4"
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise 1 - cos(a, b) in float64, clipped at 0 (0 for identical rows)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    num = (a * b).sum(-1)
-    den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = 1.0 - num / den
-    d = np.where(den > 0, d, np.nan)
-    d = np.where((a == b).all(-1) & (den > 0), 0.0, d)  # exactly 0 for identical vectors
-    return np.clip(d, 0.0, 2.0)
+    """Row-wise 1 - cos(a, b) of two embeddings (or two vectors), in [0, 2]."""
+    return np.clip(1.0 - cosine_similarity(a, b), 0.0, 2.0)
 
 
 def window_from_pair(ref_seq: str, alt_seq: str) -> VariantWindow:
@@ -240,7 +235,7 @@ class HFModel(GenomicModel):
             enc, special, _ = self._encode(seqs[i : i + batch_size])
             hidden, _ = self._forward(enc, want_logits=False)
             mask = (enc["attention_mask"].bool() & ~special.bool()).to(hidden.device)
-            out.append(_masked_mean(hidden, mask).cpu().numpy())
+            out.append(mean_pool(hidden, mask).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.embedding_dim or 0))
 
     def _require_loaded(self):
@@ -267,7 +262,7 @@ class HFModel(GenomicModel):
                 hidden, logits = self._forward(enc, want_logits=need_llr, want_hidden=need_embed)
                 mask = enc["attention_mask"].bool() & ~special.bool()
                 if "embedding_distance" in methods:
-                    pooled = _masked_mean(hidden, mask.to(hidden.device)).cpu().numpy()
+                    pooled = mean_pool(hidden, mask.to(hidden.device)).cpu().numpy()
                     result["embedding_distance"][b : b + n] = cosine_distance(
                         pooled[:n], pooled[n:]
                     )
@@ -343,11 +338,6 @@ class HFModel(GenomicModel):
             logp = torch.log_softmax(logits[r, t].double(), -1)
             out[i] = float(logp[alt_id] - logp[ref_id])
         return out
-
-
-def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
 
 
 def _causal_llr(

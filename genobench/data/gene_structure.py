@@ -459,8 +459,3 @@ def featurize(tokens: torch.Tensor, kind: str = "onehot", kmer_window: int = 32)
     if kind == "kmer4":
         return kmer_features(tokens, 4, kmer_window)
     raise ValueError(f"unknown features {kind!r}; choose one of {', '.join(FEATURE_DIMS)}")
-
-
-def decode_tokens(tokens: np.ndarray) -> str:
-    """uint8 tokens -> DNA string."""
-    return "".join(BASES[int(t)] for t in tokens)

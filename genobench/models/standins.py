@@ -281,8 +281,3 @@ def standin_path(
         lambda tmp: train_standin(tmp, family, reference, seed=seed, progress=progress, **settings),
         TRAINING_FILE,
     )
-
-
-def training_record(path: str | Path) -> dict[str, Any] | None:
-    f = Path(path) / TRAINING_FILE
-    return json.loads(f.read_text()) if f.is_file() else None

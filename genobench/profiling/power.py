@@ -19,8 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,9 +40,6 @@ class PowerResult:
     n_samples: int = 0
     interval_ms: float = math.nan
     sampled_energy_J: float = math.nan  # integral of the samples, for comparison
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def integrate_power(times_s, watts, start: float | None = None, end: float | None = None) -> float:

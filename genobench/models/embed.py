@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -21,6 +23,23 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[np.ndarra
     """Index batches of similar length (longest first) to keep padding small."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def embed_in_batches(
+    seqs: list[str],
+    batch_size: int,
+    dim: int,
+    pool: Callable[[list[str]], torch.Tensor],
+    desc: str,
+    progress: bool = True,
+) -> np.ndarray:
+    """(n, dim) float32 embeddings, `pool` (a batch of sequences -> (b, dim)) run over
+    batches of similar length, rows in input order."""
+    out = np.zeros((len(seqs), dim), dtype=np.float32)
+    batches = length_sorted_batches([len(s) for s in seqs], batch_size)
+    for idx in tqdm(batches, desc=desc, disable=not progress):
+        out[idx] = pool([seqs[i] for i in idx]).float().cpu().numpy()
+    return out
 
 
 class HFEmbedder:
@@ -57,14 +76,14 @@ class HFEmbedder:
         """Mean-pooled last hidden state (n, dim) for each sequence, in input order."""
         from genobench.models.loading import forward, pad_batch
 
-        out = np.zeros((len(seqs), self.embedding_dim), dtype=np.float32)
-        batches = length_sorted_batches([len(s) for s in seqs], batch_size)
-        for idx in tqdm(batches, desc=f"embed {self.name}", disable=not progress):
-            enc = pad_batch(self.tokenizer, [seqs[i] for i in idx], max_length=max_tokens)
+        def pool(batch: list[str]) -> torch.Tensor:
+            enc = pad_batch(self.tokenizer, batch, max_length=max_tokens)
             hidden, _ = forward(self.model, enc)
-            mask = enc["attention_mask"].to(hidden.device)
-            out[idx] = mean_pool(hidden, mask).cpu().numpy()
-        return out
+            return mean_pool(hidden, enc["attention_mask"].to(hidden.device))
+
+        return embed_in_batches(
+            seqs, batch_size, self.embedding_dim, pool, f"embed {self.name}", progress
+        )
 
 
 def embed_sequences(

@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
-from genobench.models.embed import length_sorted_batches, mean_pool
+from genobench.models.embed import embed_in_batches, mean_pool
 from genobench.models.loading import attention_used, forward, load, pad_batch
 
 # The ESM-2 vocabulary, in facebook/esm2_*'s vocab.txt order (33 tokens).
@@ -199,11 +198,14 @@ class EsmEncoder:
         self, seqs: list[str], batch_size: int = 8, max_length: int = 1024, progress: bool = True
     ) -> np.ndarray:
         """Residue-mean-pooled last hidden state (n, hidden) per sequence, in input order."""
-        out = np.zeros((len(seqs), self.hidden_size), dtype=np.float32)
-        batches = length_sorted_batches([len(s) for s in seqs], batch_size)
-        for idx in tqdm(batches, desc=f"embed {self.label}", disable=not progress):
-            out[idx] = self.pool(self.tokenize([seqs[i] for i in idx], max_length)).numpy()
-        return out
+        return embed_in_batches(
+            seqs,
+            batch_size,
+            self.hidden_size,
+            lambda batch: self.pool(self.tokenize(batch, max_length)),
+            f"embed {self.label}",
+            progress,
+        )
 
     def release(self) -> None:
         """Drop the weights (and empty the CUDA cache) before the next model is loaded."""

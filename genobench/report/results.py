@@ -62,6 +62,9 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+PLOTLY_JS = "plotly.min.js"  # one copy per run's figures folder
+
+
 class RunOutputs:
     """The output folder of one notebook run: every table and figure goes through here."""
 
@@ -78,12 +81,18 @@ class RunOutputs:
         return atomic_write_json(obj, self.dir / name)
 
     def figure(self, fig, name: str) -> Path:
-        """Write a plotly figure as self-contained interactive HTML (`figures/<name>.html`)
-        and as plotly JSON (`figures/<name>.json`, what the site's front page shows)."""
+        """Write a plotly figure as interactive HTML (`figures/<name>.html`, loading the
+        run's one copy of plotly.js, `figures/plotly.min.js`, so it opens offline) and as
+        plotly JSON (`figures/<name>.json`, what the site's front page shows)."""
         path = self.dir / "figures" / f"{name}.html"
+        plotly_js = path.with_name(PLOTLY_JS)
+        if not plotly_js.is_file():
+            from plotly.offline import get_plotlyjs
+
+            atomic_write_text(get_plotlyjs(), plotly_js)
         atomic_write_text(fig.to_json(), path.with_suffix(".json"))
         return _atomic_write(
-            path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True)
+            path, lambda tmp: fig.write_html(tmp, include_plotlyjs=PLOTLY_JS, full_html=True)
         )
 
     def headline(self, metric: str, value: float, **context: Any) -> Path:

@@ -71,3 +71,26 @@ def test_two_processes_building_one_stand_in_build_it_once(tmp_path):
     folder = cache / "models" / "tiny-bert"
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
     assert not (cache / "models" / "tiny-bert.building").exists()
+
+
+def test_figures_share_one_plotly_js_and_open_offline(tmp_path):
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
+    from genobench.report.results import RunOutputs
+
+    out = RunOutputs(tmp_path)
+    for name in ("a", "b"):
+        out.figure(go.Figure(go.Scatter(y=[1, 2])), name)
+    figures = tmp_path / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == [
+        "a.html",
+        "a.json",
+        "b.html",
+        "b.json",
+        "plotly.min.js",
+    ]
+    assert (figures / "plotly.min.js").read_text() == get_plotlyjs()
+    html = (figures / "a.html").read_text()
+    assert '<script charset="utf-8" src="plotly.min.js">' in html and "https://" not in html
+    assert go.Figure(json.loads((figures / "b.json").read_text())).data[0].y == (1, 2)

@@ -227,8 +227,19 @@ def test_smoke_notebook_run(smoke_run):
     assert speed.loc["all", "speedup"] == pytest.approx(overall)
     assert record["headline"]["metric"].startswith("speedup")
     assert record["headline"]["value"] == pytest.approx(overall)
+    # the repeat ranges of the overall speedup: sums of each bucket's fastest/slowest run
+    fastest, slowest = (runs.groupby(["role", "bucket"])["seconds"].agg(a) for a in ("min", "max"))
+    ref_range = (fastest["reference"].sum(), slowest["reference"].sum())
+    fast_range = (fastest["fast"].sum(), slowest["fast"].sum())
+    assert speed.loc["all", "speedup_min"] == pytest.approx(ref_range[0] / fast_range[1])
+    assert speed.loc["all", "speedup_max"] == pytest.approx(ref_range[1] / fast_range[0])
+    apart = ref_range[0] > fast_range[1] or fast_range[0] > ref_range[1]
+    expected = (PASS if overall >= 2.0 else FAIL) if apart else WITHIN_NOISE
+    assert speed.loc["all", "verdict"] == expected
     comparison = pd.read_csv(run_dir / "comparison.csv")
     assert comparison["speedup"].iloc[0] == pytest.approx(overall)
+    assert comparison["speed_verdict"].iloc[0] == expected
+    assert comparison["n_repeats"].iloc[0] == 2  # num_runs of smoke.yaml
     assert comparison["cosine_min"].iloc[0] >= 0.999
     # test metrics recomputed with scikit-learn from the written test scores
     scores = pd.read_csv(run_dir / "test_scores.csv")

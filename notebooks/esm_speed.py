@@ -18,7 +18,8 @@
 # `scaled_dot_product_attention`) against the reference ESM2:
 #
 # 1. **Speed.** How much faster does it extract protein embeddings (residue-only mean
-#    pooling), per length bucket? PASS if reference time / fast time ≥ `speedup_threshold`.
+#    pooling), per length bucket? PASS if reference time / fast time ≥ `speedup_threshold`;
+#    WITHIN NOISE when the two models' timed repeats overlap (they cannot be told apart).
 # 2. **Validation.** Does an MLP classifier trained on its embeddings lose accuracy on a
 #    binary task (default: synthetic "viral vs host" proteins)? FAIL if the accuracy
 #    drop against the baseline exceeds `accuracy_threshold`.
@@ -27,7 +28,8 @@
 # for an ESM2-architecture checkpoint genobench builds with random weights). When both
 # are the same checkpoint, the pair compares `attn_implementation="eager"` with `"sdpa"`
 # on identical weights, and the embeddings' cosine similarity shows the fast path
-# computes the same function.
+# computes the same function. Two different checkpoints have no cosine (their embeddings
+# are not comparable row by row), and their accuracy drop measures the model difference.
 
 # %% [markdown]
 # ## Summary
@@ -83,54 +85,43 @@ seed = 0
 output_dir = "reports/interactive/esm_speed"
 
 # %%
-import numpy as np
 import pandas as pd
 import torch
 
-from genobench.benchmarks.esm_speed.classifier import (
-    load_classifier,
-    save_classifier,
-    scores_table,
-    split_indices,
-    train_classifier,
+from genobench.benchmarks.esm_speed.classifier import split_indices
+from genobench.benchmarks.esm_speed.comparison import (
+    METRIC_COLUMNS,
+    comparison_table,
+    headline,
+    run_verdicts,
+    summary_markdown,
+    validation_metrics_table,
 )
+from genobench.benchmarks.esm_speed.inputs import (
+    class_names,
+    describe_sets,
+    speed_proteins,
+    split_table,
+    validation_proteins,
+)
+from genobench.benchmarks.esm_speed.pairs import check_validation_pairs, run_pairs
 from genobench.benchmarks.esm_speed.speed import (
+    SUMMARY_COLUMNS,
     hardware_info,
-    load_role,
     normalize_pairs,
-    speed_summary,
-    speedups,
-    time_pair,
+    speed_tables,
 )
-from genobench.data.proteins import (
-    bucket_proteins,
-    fasta_buckets,
-    labelled_fasta,
-    phage_host_proteins,
-    protein_datasets,
-    protein_records,
-    quantile_buckets,
-    viral_host_proteins,
-)
-from genobench.metrics.classification import (
-    accuracy_drop_verdict,
-    baseline_for,
-    load_baseline_metrics,
-    roc_points,
-)
-from genobench.models.esm import row_cosine
+from genobench.benchmarks.esm_speed.validation import load_baseline_metrics
+from genobench.data.proteins import protein_datasets
 from genobench.plots import use_notebook_renderer
 from genobench.plots.esm_speed import roc_curves, throughput_by_bucket
 from genobench.report.results import RunOutputs, write_failures
-from genobench.status import FAIL, NO_BASELINE, NOT_MEASURED, PASS
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)
 torch.manual_seed(seed)
 pair_list = normalize_pairs(pairs, reference_attention, fast_attention, trust_remote_code)
-bad = [i for i in validation_pairs if not 0 <= i < len(pair_list)]
-if bad:
-    raise ValueError(f"validation_pairs {bad} are not indices of pairs (0..{len(pair_list) - 1})")
+validated = check_validation_pairs(validation_pairs, len(pair_list))
 baselines = load_baseline_metrics(baseline_metrics)
 hardware = hardware_info(device)
 out.json({"hardware": hardware, "pairs": pair_list}, "hardware.json")
@@ -145,49 +136,22 @@ pd.Series(hardware).to_frame("value")
 # listed with their source package and how the labels were made.
 
 # %%
-if fasta is None:
-    proteins = bucket_proteins(length_buckets, per_bucket, seed)
-else:
-    records = protein_records(fasta)
-    if bucket_quantiles:
-        length_buckets = quantile_buckets(records, bucket_quantiles)
-    proteins = fasta_buckets(records, length_buckets, per_bucket, seed)
-proteins = proteins.reset_index(drop=True)
-if validation_real is not None:
-    labelled = phage_host_proteins(
-        validation_real["phages"],
-        validation_real["host"],
-        n_per_class,
-        seed,
-        validation_min_length,
-        validation_max_length,
-    )
-elif validation_fasta is None:
-    labelled = viral_host_proteins(
-        n_per_class, seed, validation_min_length, validation_max_length, shift_strength=viral_shift
-    )
-else:
-    labelled = labelled_fasta(validation_fasta)
-labels = labelled["label"].to_numpy()
-splits = split_indices(labels, split, seed)
-classes = [labelled.loc[labelled["label"] == k, "label_name"].iloc[0] for k in (0, 1)]
+proteins, buckets = speed_proteins(fasta, length_buckets, bucket_quantiles, per_bucket, seed)
+labelled = validation_proteins(
+    validation_real,
+    validation_fasta,
+    n_per_class,
+    seed,
+    validation_min_length,
+    validation_max_length,
+    viral_shift,
+)
+splits = split_indices(labelled["label"].to_numpy(), split, seed)
+classes = class_names(labelled)
 out.table(proteins[["id", "length", "bucket"]], "speed_proteins.csv")
-out.table(
-    labelled.assign(split=pd.Series({i: s for s, idx in splits.items() for i in idx}))[
-        ["id", "label", "label_name", "split"]
-    ],
-    "validation_proteins.csv",
-)
-print(
-    f"speed: {len(proteins)} proteins, buckets "
-    + ", ".join(f"{b} aa: {n}" for b, n in proteins.groupby("bucket").size().items())
-)
-print(
-    f"validation: {len(labelled)} proteins ({classes[1]} = 1: {int(labels.sum())}, "
-    f"{classes[0]} = 0: {int((labels == 0).sum())}); "
-    + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
-)
-datasets = protein_datasets(fasta, length_buckets, validation_real)
+out.table(split_table(labelled, splits), "validation_proteins.csv")
+print(describe_sets(proteins, labelled, splits))
+datasets = protein_datasets(fasta, buckets, validation_real)
 out.table(datasets, "datasets.csv")
 datasets
 
@@ -195,84 +159,30 @@ datasets
 # ## Speed
 # For each pair both models are loaded (a model that cannot load is reported and the
 # pair goes on with what it has), warmed up, then timed in alternation on each bucket.
-# Validation pairs also embed the labelled set and train one classifier per model.
+# Validation pairs also embed the labelled set and train one classifier per model; each
+# classifier is saved under `checkpoints/` and reloaded to check it predicts the same.
 
 # %%
-loads, raw_parts, fidelity, validation, curves, failures = [], [], [], {}, {}, []
-test_scores = []
-for i, pair in enumerate(pair_list):
-    encoders = {}
-    for role in ("reference", "fast"):
-        encoders[role], row, failure = load_role(pair, role, device, dtype)
-        loads.append(row)
-        if failure:
-            failures.append(failure)
-            print(f"could not load {role} {pair[role]}: {failure['error']}")
-    if not any(encoders.values()):
-        continue
-    raw, emb = time_pair(
-        encoders["reference"],
-        encoders["fast"],
-        proteins,
-        batch_size,
-        warmup,
-        num_runs,
-        device,
-        max_length,
-    )
-    raw.insert(0, "pair", pair["name"])
-    raw_parts.append(raw)
-    if pair["shared_weights"] and all(e is not None for e in emb.values()) and len(emb) == 2:
-        cos = row_cosine(emb["reference"], emb["fast"])
-        fidelity.append(
-            {
-                "pair": pair["name"],
-                "cosine_mean": cos.mean(),
-                "cosine_min": cos.min(),
-                "n": len(cos),
-            }
-        )
-    if i in validation_pairs:
-        result = {"pair": pair["name"], "fast_model": pair["fast"], "metrics": {}}
-        for role, enc in encoders.items():
-            if enc is None:
-                continue
-            x = enc.embed(labelled["seq"].tolist(), batch_size, max_length, progress=False)
-            clf, selection = train_classifier(
-                x, labels, splits, enc.label, seed, hidden_layer_sizes, alphas, classes=classes
-            )
-            ckpt = save_classifier(clf, out.dir / "checkpoints" / f"pair{i}_{role}")
-            reloaded = load_classifier(ckpt, expected_dim=x.shape[1])
-            assert np.allclose(reloaded.predict_proba(x), clf.predict_proba(x))
-            for split_name in ("val", "test"):
-                idx = splits[split_name]
-                result["metrics"][(role, split_name)] = clf.metrics(x[idx], labels[idx])
-            test = splits["test"]
-            test_scores.append(
-                scores_table(
-                    pair["name"],
-                    role,
-                    labelled["id"].iloc[test],
-                    labels[test],
-                    clf.predict_proba(x[test]),
-                )
-            )
-            fpr, tpr = roc_points(labels[test], test_scores[-1]["score"])
-            curves[f"pair {i} {role}: {enc.label}"] = (
-                fpr,
-                tpr,
-                result["metrics"][(role, "test")]["roc_auc"],
-            )
-            result[f"{role}_label"] = enc.label
-            result[f"{role}_alpha"] = clf.settings["alpha"]
-        validation[i] = result
-    for enc in encoders.values():
-        if enc is not None:
-            enc.release()
-    del encoders
-
-load_table = pd.DataFrame(loads)
-write_failures(output_dir, failures)  # a model that failed to load makes the run partial
+runs = run_pairs(
+    pair_list,
+    proteins,
+    labelled,
+    splits,
+    validated,
+    out.dir / "checkpoints",
+    classes=classes,
+    batch_size=batch_size,
+    warmup=warmup,
+    num_runs=num_runs,
+    device=device,
+    dtype=dtype,
+    max_length=max_length,
+    seed=seed,
+    hidden_layer_sizes=hidden_layer_sizes,
+    alphas=alphas,
+)
+load_table = runs.load_table()
+write_failures(output_dir, runs.failures)  # a model that failed to load makes the run partial
 out.table(load_table, "models.csv")
 load_table
 
@@ -280,39 +190,26 @@ load_table
 # ### Speed table
 # Per model and bucket: total seconds of the bucket, per-sequence milliseconds,
 # sequences/s and tokens/s (non-padding tokens, BOS/EOS included): mean, median and
-# min–max over `num_runs` runs. Peak memory is the model's weights plus what one call
-# added at its peak: CUDA allocations on a GPU, the process's resident set on CPU
-# (`peak_mem_note` says which; the largest of the runs is shown).
+# min–max over the `num_runs` timed repeats (`n_repeats`). Peak memory is the model's
+# weights plus what one call added at its peak: CUDA allocations on a GPU, the process's
+# resident set on CPU (`peak_mem_note` says which; the largest of the runs is shown).
 
 # %%
-if raw_parts:
-    raw = pd.concat(raw_parts, ignore_index=True)
-    summary = speed_summary(raw)
-    speed = speedups(summary, speedup_threshold)
-else:
-    raw = summary = speed = pd.DataFrame()
-    print("no model could be loaded: nothing was timed")
+raw = runs.raw_timings()
+summary, speed = speed_tables(raw, speedup_threshold)
 out.table(raw, "speed_runs.csv")
 out.table(summary, "speed.csv")
 out.table(speed, "speedup_by_bucket.csv")
-cols = [
-    "pair",
-    "role",
-    "attention",
-    "bucket",
-    "n_seqs",
-    "total_s_median",
-    "total_s_min",
-    "total_s_max",
-    "per_seq_ms_median",
-    "seqs_per_s_median",
-    "tokens_per_s_median",
-    "peak_mem_mb",
-]
-summary[cols].round(4) if len(summary) else summary
+summary.reindex(columns=SUMMARY_COLUMNS).round(4)
+
+# %% [markdown]
+# Speedup per bucket: median reference time / median fast time, with its range over the
+# repeats (`speedup_min`: slowest fast repeat against the fastest reference one;
+# `speedup_max`: the reverse). When the two models' repeat ranges overlap the verdict is
+# WITHIN NOISE: these repeats cannot tell the two apart.
 
 # %%
-speed.round(3) if len(speed) else speed
+speed.round(3)
 
 # %%
 if len(summary):
@@ -329,99 +226,26 @@ if len(summary):
 # `baseline_metrics` when given, otherwise the reference model's classifier of this run.
 
 # %%
-metric_rows, comparisons = [], []
-fid = {f["pair"]: f for f in fidelity}
-for i, pair in enumerate(pair_list):
-    speed_all = (
-        speed[(speed["pair"] == pair["name"]) & (speed["bucket"] == "all")]
-        if len(speed)
-        else pd.DataFrame()
-    )
-    row = {
-        "pair": pair["name"],
-        "reference": pair["reference"],
-        "fast": pair["fast"],
-        "speedup": speed_all["speedup"].iloc[0] if len(speed_all) else np.nan,
-        "speedup_threshold": speedup_threshold,
-        "speed_verdict": speed_all["verdict"].iloc[0] if len(speed_all) else NOT_MEASURED,
-        "cosine_mean": fid.get(pair["name"], {}).get("cosine_mean", np.nan),
-        "cosine_min": fid.get(pair["name"], {}).get("cosine_min", np.nan),
-    }
-    result = validation.get(i)
-    if result is not None:
-        for (role, split_name), m in result["metrics"].items():
-            metric_rows.append(
-                {
-                    "pair": pair["name"],
-                    "role": role,
-                    "model": result.get(f"{role}_label"),
-                    "split": split_name,
-                    "source": "this run",
-                    **m,
-                }
-            )
-        fast_test = result["metrics"].get(("fast", "test"))
-        given = baseline_for(baselines, pair["fast"])
-        if given is not None:
-            baseline, source = given, "baseline_metrics"
-            metric_rows.append(
-                {
-                    "pair": pair["name"],
-                    "role": "baseline",
-                    "model": None,
-                    "split": "test",
-                    "source": "baseline_metrics",
-                    **given,
-                }
-            )
-        else:
-            baseline = result["metrics"].get(("reference", "test"))
-            source = "reference (this run)" if baseline else "none"
-        if fast_test is None:
-            row.update(
-                validation_verdict=NOT_MEASURED,
-                baseline_source=source,
-                validation_message="the fast model did not load: nothing to validate",
-            )
-        else:
-            v = accuracy_drop_verdict(fast_test, baseline, accuracy_threshold)
-            row.update(
-                validation_verdict=v.status,
-                baseline_source=source,
-                baseline_accuracy=(baseline or {}).get("accuracy", np.nan),
-                fast_accuracy=fast_test["accuracy"],
-                accuracy_drop=v.accuracy_drop,
-                accuracy_threshold=accuracy_threshold,
-                validation_message=v.message,
-                next_steps=" | ".join(v.next_steps),
-            )
-    else:
-        row.update(validation_verdict="not validated (not in validation_pairs)")
-    comparisons.append(row)
-validation_metrics = pd.DataFrame(metric_rows)
-comparison = pd.DataFrame(comparisons)
+validation_metrics = validation_metrics_table(pair_list, runs.validation, baselines)
+comparison = comparison_table(
+    pair_list,
+    speed,
+    runs.fidelity,
+    runs.validation,
+    validated,
+    baselines,
+    speedup_threshold,
+    accuracy_threshold,
+)
 out.table(validation_metrics, "validation_metrics.csv")
 out.table(comparison, "comparison.csv")
-if test_scores:
-    out.table(pd.concat(test_scores, ignore_index=True), "test_scores.csv")
-mcols = [
-    "pair",
-    "role",
-    "split",
-    "source",
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "tn",
-    "fp",
-    "fn",
-    "tp",
-]
-validation_metrics[mcols].round(3) if len(validation_metrics) else "no pair was validated"
+test_scores = runs.test_scores()
+if len(test_scores):
+    out.table(test_scores, "test_scores.csv")
+validation_metrics.reindex(columns=METRIC_COLUMNS).round(3)
 
 # %%
+curves = runs.roc_curves()
 if curves:
     fig = roc_curves(curves, title=f"ROC curves on the test split ({classes[1]} = positive)")
     out.figure(fig, "roc_curves")
@@ -429,79 +253,23 @@ if curves:
 
 # %% [markdown]
 # ## Comparison
-# One row per pair: overall speedup (sum of the buckets' median times), embedding
-# cosine similarity when the weights are shared, and the validation verdict.
+# One row per pair: overall speedup (sum of the buckets' median times) with its range
+# over the repeats, embedding cosine similarity when the weights are shared, and the
+# validation verdict.
 
 # %%
 comparison.drop(columns=["next_steps"], errors="ignore").round(4)
 
 # %%
-measured = comparison[comparison["speed_verdict"] != NOT_MEASURED]
-speed_status = (
-    NOT_MEASURED if measured.empty else PASS if (measured["speed_verdict"] == PASS).all() else FAIL
+verdicts = run_verdicts(comparison)
+summary_md = summary_markdown(
+    comparison, load_table, verdicts, hardware, speedup_threshold, accuracy_threshold
 )
-judged = comparison[comparison["validation_verdict"].isin([PASS, FAIL, NO_BASELINE])]
-if judged.empty:
-    validation_status = NOT_MEASURED
-elif (judged["validation_verdict"] == FAIL).any():
-    validation_status = FAIL
-elif (judged["validation_verdict"] == PASS).any():
-    validation_status = PASS
-else:
-    validation_status = NO_BASELINE
-
-
-def _fmt(x, spec=".2f", unit=""):
-    return "n/a" if pd.isna(x) else f"{x:{spec}}{unit}"
-
-
-lines = [
-    f"**Speed: {speed_status}** (speedup = reference time / fast time, PASS if ≥ "
-    f"{speedup_threshold:g}×) on {hardware['device_name']}, torch {hardware['torch']}"
-    + (f", CUDA {hardware['cuda']}" if hardware["cuda"] else "")
-    + ".",
-    "",
-    f"**Validation: {validation_status}** (FAIL if the accuracy drop against the "
-    f"baseline > {accuracy_threshold:g}).",
-    "",
-    "| pair | speedup | speed | cosine (min) | baseline acc. | fast acc. | drop | validation |",
-    "|---|---|---|---|---|---|---|---|",
-]
-for _, r in comparison.iterrows():
-    lines.append(
-        f"| {r['pair']} | {_fmt(r['speedup'], '.2f', '×')} | {r['speed_verdict']} | "
-        f"{_fmt(r['cosine_min'], '.6f')} | {_fmt(r.get('baseline_accuracy'), '.3f')} | "
-        f"{_fmt(r.get('fast_accuracy'), '.3f')} | {_fmt(r.get('accuracy_drop'), '+.3f')} | "
-        f"{r['validation_verdict']} |"
-    )
-failed_loads = load_table[load_table["status"] == "failed"] if len(load_table) else load_table
-if len(failed_loads):
-    lines += ["", "Models that could not be loaded:"]
-    lines += [
-        f"- {r['role']} `{r['model']}`: {r['reason'][:300]}" for _, r in failed_loads.iterrows()
-    ]
-for _, r in comparison.iterrows():
-    if r["validation_verdict"] == NO_BASELINE:
-        lines += ["", f"{r['pair']}: {r['validation_message']}"]
-    if r["validation_verdict"] == FAIL:
-        lines += ["", f"**{r['pair']}: {r['validation_message']}.** Next steps:"]
-        lines += [f"1. {s}" for s in r["next_steps"].split(" | ")]
-summary_md = "\n".join(lines)
 summary_display.update(Markdown(summary_md))
 out.json(
-    {
-        "speed": speed_status,
-        "validation": validation_status,
-        "hardware": hardware,
-        "pairs": comparison.to_dict(orient="records"),
-    },
+    {**verdicts, "hardware": hardware, "pairs": comparison.to_dict(orient="records")},
     "summary.json",
 )
-first = measured.iloc[0] if len(measured) else None
-out.headline(
-    f"speedup ({first['pair']})" if first is not None else "speedup",
-    float(first["speedup"]) if first is not None else float("nan"),
-    speed=speed_status,
-    validation=validation_status,
-)
+metric, value = headline(comparison)
+out.headline(metric, value, **verdicts)
 Markdown(summary_md)

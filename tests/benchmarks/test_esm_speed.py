@@ -14,9 +14,6 @@ import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from genobench.benchmarks.esm_speed.speed import (
-    FAIL,
-    NOT_MEASURED,
-    PASS,
     hardware_info,
     normalize_pairs,
     speed_summary,
@@ -26,14 +23,23 @@ from genobench.benchmarks.esm_speed.speed import (
 )
 from genobench.data.proteins import protein_records
 from genobench.report.runner import run_notebook
+from genobench.status import FAIL, NOT_MEASURED, PASS, WITHIN_NOISE
 
 
 @pytest.mark.parametrize(
-    "speedup, status",
-    [(2.0, PASS), (3.5, PASS), (1.999, FAIL), (0.8, FAIL), (float("nan"), NOT_MEASURED)],
+    "speedup, overlap, status",
+    [
+        (2.0, False, PASS),
+        (3.5, False, PASS),
+        (1.999, False, FAIL),
+        (0.8, False, FAIL),
+        (3.5, True, WITHIN_NOISE),
+        (0.8, True, WITHIN_NOISE),
+        (float("nan"), False, NOT_MEASURED),
+    ],
 )
-def test_speed_verdict(speedup, status):
-    assert verdict(speedup, 2.0) == status
+def test_speed_verdict(speedup, overlap, status):
+    assert verdict(speedup, 2.0, overlap) == status
 
 
 def test_normalize_pairs_defaults_and_errors():
@@ -75,24 +81,52 @@ def _raw(ref_s, fast_s):
 
 
 def test_summary_and_speedup_from_hand_made_times():
-    raw = _raw({100: [1.0, 3.0, 2.0], 300: [6.0, 6.0, 6.0]}, {100: [1.0, 1.0, 4.0], 300: [2.0] * 3})
+    raw = _raw({100: [1.0, 3.0, 2.0], 300: [6.0, 6.0, 6.0]}, {100: [0.5, 0.4, 0.6], 300: [2.0] * 3})
     s = speed_summary(raw).set_index(["role", "bucket"])
     r100 = s.loc[("reference", 100)]
     assert (
+        r100["n_repeats"],
         r100["total_s_median"],
         r100["total_s_mean"],
         r100["total_s_min"],
         r100["total_s_max"],
-    ) == (2.0, 2.0, 1.0, 3.0)
+    ) == (3, 2.0, 2.0, 1.0, 3.0)
     assert r100["per_seq_ms_median"] == pytest.approx(500.0)
     assert r100["seqs_per_s_median"] == pytest.approx(2.0)
     assert r100["tokens_per_s_max"] == pytest.approx(400.0)
     sp = speedups(s.reset_index(), threshold=2.0).set_index("bucket")
-    assert sp.loc["100", "speedup"] == pytest.approx(2.0) and sp.loc["100", "verdict"] == PASS
+    # bucket 100: reference 1..3 s (median 2), fast 0.4..0.6 s (median 0.5): apart
+    b100 = sp.loc["100"]
+    assert (b100["reference_min_s"], b100["reference_max_s"]) == (1.0, 3.0)
+    assert (b100["fast_min_s"], b100["fast_median_s"], b100["fast_max_s"]) == (0.4, 0.5, 0.6)
+    assert b100["speedup"] == pytest.approx(4.0)
+    assert b100["speedup_min"] == pytest.approx(1.0 / 0.6)
+    assert b100["speedup_max"] == pytest.approx(3.0 / 0.4)
+    assert b100["n_repeats"] == 3 and not b100["overlap"] and b100["verdict"] == PASS
     assert sp.loc["300", "speedup"] == pytest.approx(3.0)
-    assert sp.loc["all", "speedup"] == pytest.approx(8.0 / 3.0)
+    assert sp.loc["300", "speedup_min"] == sp.loc["300", "speedup_max"] == pytest.approx(3.0)
+    # all buckets: sums of the medians, and of the fastest and slowest repeats
+    assert sp.loc["all", "speedup"] == pytest.approx(8.0 / 2.5)
+    assert sp.loc["all", "speedup_min"] == pytest.approx(7.0 / 2.6)
+    assert sp.loc["all", "speedup_max"] == pytest.approx(9.0 / 2.4)
+    assert sp.loc["all", "verdict"] == PASS
     slow = speedups(speed_summary(_raw({100: [1.0]}, {100: [0.9]})), 2.0)
     assert slow.set_index("bucket").loc["all", "verdict"] == FAIL
+
+
+def test_overlapping_repeats_are_within_noise():
+    # reference 1..3 s and fast 1..4 s share [1, 3]: the median ratio 2/1 = 2 is not judged
+    raw = _raw({100: [1.0, 3.0, 2.0], 300: [6.0] * 3}, {100: [1.0, 1.0, 4.0], 300: [2.0] * 3})
+    sp = speedups(speed_summary(raw), threshold=2.0).set_index("bucket")
+    assert sp.loc["100", "speedup"] == pytest.approx(2.0)
+    assert (sp.loc["100", "speedup_min"], sp.loc["100", "speedup_max"]) == (0.25, 3.0)
+    assert sp.loc["100", "overlap"] and sp.loc["100", "verdict"] == WITHIN_NOISE
+    assert sp.loc["300", "verdict"] == PASS  # 6 s vs 2 s in every repeat
+    # all: reference 7..9 s, fast 3..6 s: apart, 8 / 3 >= 2
+    assert not sp.loc["all", "overlap"] and sp.loc["all", "verdict"] == PASS
+    # ranges that only touch (fast max = reference min) cannot be told apart either
+    touch = speedups(speed_summary(_raw({100: [2.0, 3.0]}, {100: [1.0, 2.0]})), 1.0)
+    assert touch.set_index("bucket").loc["100", "verdict"] == WITHIN_NOISE
 
 
 class FakeEncoder:
@@ -137,7 +171,8 @@ def test_time_pair_with_a_model_that_did_not_load():
     )
     assert set(raw["role"]) == {"fast"} and set(emb) == {"fast"}
     sp = speedups(speed_summary(raw.assign(pair="p")), 2.0)
-    assert (sp["verdict"] == NOT_MEASURED).all()
+    assert (sp["verdict"] == NOT_MEASURED).all() and sp["speedup"].isna().all()
+    assert sp["speedup_min"].isna().all() and (sp["n_repeats"] == 0).all()
 
 
 def test_hardware_info_on_cpu():
@@ -192,8 +227,19 @@ def test_smoke_notebook_run(smoke_run):
     assert speed.loc["all", "speedup"] == pytest.approx(overall)
     assert record["headline"]["metric"].startswith("speedup")
     assert record["headline"]["value"] == pytest.approx(overall)
+    # the repeat ranges of the overall speedup: sums of each bucket's fastest/slowest run
+    fastest, slowest = (runs.groupby(["role", "bucket"])["seconds"].agg(a) for a in ("min", "max"))
+    ref_range = (fastest["reference"].sum(), slowest["reference"].sum())
+    fast_range = (fastest["fast"].sum(), slowest["fast"].sum())
+    assert speed.loc["all", "speedup_min"] == pytest.approx(ref_range[0] / fast_range[1])
+    assert speed.loc["all", "speedup_max"] == pytest.approx(ref_range[1] / fast_range[0])
+    apart = ref_range[0] > fast_range[1] or fast_range[0] > ref_range[1]
+    expected = (PASS if overall >= 2.0 else FAIL) if apart else WITHIN_NOISE
+    assert speed.loc["all", "verdict"] == expected
     comparison = pd.read_csv(run_dir / "comparison.csv")
     assert comparison["speedup"].iloc[0] == pytest.approx(overall)
+    assert comparison["speed_verdict"].iloc[0] == expected
+    assert comparison["n_repeats"].iloc[0] == 2  # num_runs of smoke.yaml
     assert comparison["cosine_min"].iloc[0] >= 0.999
     # test metrics recomputed with scikit-learn from the written test scores
     scores = pd.read_csv(run_dir / "test_scores.csv")

@@ -15,7 +15,10 @@ Protocol (per pair of models, per length bucket):
 - per-sequence time, sequences/s and tokens/s (non-padding tokens, BOS/EOS included)
   follow from each run; the table gives their mean, median, min and max over runs;
 - speedup = median reference time / median fast time, per bucket and over all buckets
-  (the sum of the buckets' median times).
+  (the sum of the buckets' median times), with its range over the repeats (slowest fast
+  repeat against fastest reference one, and the reverse); when the two models' repeat
+  ranges overlap the verdict is WITHIN NOISE, else PASS if the speedup reaches the
+  threshold and FAIL if not.
 """
 
 from __future__ import annotations
@@ -31,10 +34,29 @@ import torch
 
 from genobench.models.esm import EsmEncoder
 from genobench.profiling.memory import PeakMemory, model_footprint_bytes, release_memory
-from genobench.profiling.timing import time_call
-from genobench.status import FAIL, NOT_MEASURED, PASS
+from genobench.profiling.timing import speed_ratio, time_call
+from genobench.status import FAIL, NOT_MEASURED, PASS, WITHIN_NOISE
 
 TOLERANCE = 1e-9
+ROLES = ("reference", "fast")
+TIME_KEYS = ("min_s", "median_s", "max_s")
+RATIO_KEYS = ("speedup", "speedup_min", "speedup_max", "overlap")
+# the columns of speed_summary shown in the report
+SUMMARY_COLUMNS = [
+    "pair",
+    "role",
+    "attention",
+    "bucket",
+    "n_seqs",
+    "n_repeats",
+    "total_s_median",
+    "total_s_min",
+    "total_s_max",
+    "per_seq_ms_median",
+    "seqs_per_s_median",
+    "tokens_per_s_median",
+    "peak_mem_mb",
+]
 PAIR_KEYS = {
     "reference",
     "fast",
@@ -124,10 +146,13 @@ def load_role(
     )
 
 
-def verdict(speedup: float, threshold: float = 2.0) -> str:
-    """PASS if speedup >= threshold, FAIL if below, NOT MEASURED if it is NaN."""
+def verdict(speedup: float, threshold: float = 2.0, overlap: bool = False) -> str:
+    """NOT MEASURED if the speedup is NaN, WITHIN NOISE if the two models' repeat ranges
+    overlap (`overlap`), else PASS if speedup >= threshold and FAIL if below."""
     if speedup is None or math.isnan(speedup):
         return NOT_MEASURED
+    if overlap:
+        return WITHIN_NOISE
     return PASS if speedup >= threshold - TOLERANCE else FAIL
 
 
@@ -268,8 +293,9 @@ def time_pair(
 
 
 def speed_summary(raw: pd.DataFrame) -> pd.DataFrame:
-    """Per (pair, role, bucket): total seconds, per-sequence ms, sequences/s and tokens/s
-    (mean, median, min, max over runs) and peak memory."""
+    """Per (pair, role, bucket): the number of timed repeats (`n_repeats`), total seconds,
+    per-sequence ms, sequences/s and tokens/s (mean, median, min, max over the repeats) and
+    peak memory."""
     df = raw.copy()
     df["per_seq_ms"] = 1000 * df["seconds"] / df["n_seqs"]
     df["seqs_per_s"] = df["n_seqs"] / df["seconds"]
@@ -278,7 +304,7 @@ def speed_summary(raw: pd.DataFrame) -> pd.DataFrame:
     out = (
         df.groupby(keys, sort=False)
         .agg(
-            runs=("run", "size"),
+            n_repeats=("run", "size"),
             n_seqs=("n_seqs", "first"),
             n_tokens=("n_tokens", "first"),
             peak_mem_mb=("peak_mem_mb", "max"),
@@ -293,31 +319,59 @@ def speed_summary(raw: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={c: c.replace("seconds_", "total_s_") for c in out.columns})
 
 
+def _bucket_times(role: pd.DataFrame | None, bucket) -> dict[str, float]:
+    """min_s, median_s, max_s and n (repeats) of one role's total seconds in `bucket` (the
+    sums over buckets for `all`); NaN (n 0) for a role or bucket that was not timed."""
+    if role is None or (bucket != "all" and bucket not in role.index):
+        return {**dict.fromkeys(TIME_KEYS, np.nan), "n": 0}
+    rows = role if bucket == "all" else role.loc[[bucket]]
+    return {
+        "min_s": float(rows["total_s_min"].sum()),
+        "median_s": float(rows["total_s_median"].sum()),
+        "max_s": float(rows["total_s_max"].sum()),
+        "n": int(rows["n_repeats"].min()),
+    }
+
+
 def speedups(summary: pd.DataFrame, threshold: float = 2.0) -> pd.DataFrame:
-    """Per pair and bucket (and `all` buckets): reference and fast median seconds, speedup
-    = reference / fast, and the verdict against `threshold`."""
+    """Per pair and bucket (and `all` buckets): reference and fast seconds (min, median, max
+    over the timed repeats), the number of repeats, speedup = median reference / median fast
+    with its range over the repeats (`genobench.profiling.timing.speed_ratio`), whether the
+    two models' repeat ranges overlap, and the verdict against `threshold`.
+
+    The `all` row sums the buckets' medians, and for its range the buckets' fastest and
+    slowest repeats: a range at least as wide as that of any one repeat's total.
+    """
     rows = []
     for pair, g in summary.groupby("pair", sort=False):
-        by_role = {role: gg.set_index("bucket")["total_s_median"] for role, gg in g.groupby("role")}
-        ref, fast = by_role.get("reference"), by_role.get("fast")
+        by_role = {role: gg.set_index("bucket") for role, gg in g.groupby("role")}
         buckets = sorted(set(g["bucket"]))
         for bucket in [*buckets, "all"]:
-            if bucket == "all":
-                r = float(ref.sum()) if ref is not None else float("nan")
-                f = float(fast.sum()) if fast is not None else float("nan")
-            else:
-                r = float(ref.get(bucket, np.nan)) if ref is not None else float("nan")
-                f = float(fast.get(bucket, np.nan)) if fast is not None else float("nan")
-            s = r / f if f and not math.isnan(f) else float("nan")
+            times = {role: _bucket_times(by_role.get(role), bucket) for role in ROLES}
+            ref, fast = times["reference"], times["fast"]
+            measured = not any(math.isnan(t["median_s"]) for t in times.values())
+            ratio = speed_ratio(ref, fast) if measured else dict.fromkeys(RATIO_KEYS, np.nan)
             rows.append(
                 {
                     "pair": pair,
                     "bucket": str(bucket),
-                    "reference_median_s": r,
-                    "fast_median_s": f,
-                    "speedup": s,
+                    **{f"{role}_{k}": times[role][k] for role in ROLES for k in TIME_KEYS},
+                    "n_repeats": min(ref["n"], fast["n"]),
+                    "speedup": ratio["speedup"],
+                    "speedup_min": ratio["speedup_min"],
+                    "speedup_max": ratio["speedup_max"],
+                    "overlap": ratio["overlap"] if measured else None,
                     "threshold": threshold,
-                    "verdict": verdict(s, threshold),
+                    "verdict": verdict(ratio["speedup"], threshold, measured and ratio["overlap"]),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def speed_tables(raw: pd.DataFrame, threshold: float = 2.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`speed_summary` and `speedups` of the timed calls (`time_pair` rows with a pair
+    column); two empty tables when nothing was timed."""
+    if raw.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    summary = speed_summary(raw)
+    return summary, speedups(summary, threshold)

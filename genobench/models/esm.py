@@ -212,15 +212,3 @@ class EsmEncoder:
         self.model = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-def row_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity of matching rows of two (n, d) arrays."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(
-            f"embeddings of different shapes {a.shape} and {b.shape} cannot be compared row by row"
-        )
-    num = (a * b).sum(1)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return num / np.maximum(den, 1e-30)

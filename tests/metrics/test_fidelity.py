@@ -167,3 +167,11 @@ def test_reference_peakedness():
     assert np.allclose(out["top_p_ref"], P.max(1))
     s = token_summary(out)
     assert s["entropy_base_mean"] == pytest.approx(np.mean([stats.entropy(p) for p in P]))
+
+
+def test_cosine_similarity_by_hand():
+    a = np.array([[1.0, 0.0], [1.0, 1.0]])
+    b = np.array([[2.0, 0.0], [-1.0, -1.0]])
+    np.testing.assert_allclose(cosine_similarity(a, b), [1.0, -1.0])
+    with pytest.raises(ValueError, match="shapes differ"):
+        cosine_similarity(a, a[:, :1])

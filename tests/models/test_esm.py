@@ -6,7 +6,8 @@ import torch
 from transformers import AutoModelForMaskedLM, EsmTokenizer
 
 from genobench.data.proteins import viral_host_proteins
-from genobench.models.esm import ESM_VOCAB, EsmEncoder, build_local_esm, residue_mask, row_cosine
+from genobench.metrics.fidelity import cosine_similarity
+from genobench.models.esm import ESM_VOCAB, EsmEncoder, build_local_esm, residue_mask
 from genobench.models.loading import ModelLoadError
 from genobench.models.local import local_model_path
 
@@ -75,7 +76,7 @@ def test_eager_and_sdpa_agree_on_shared_weights(name):
     seqs = viral_host_proteins(12, seed=2, min_length=30, max_length=200)["seq"].tolist()
     eager = EsmEncoder(name, "eager").embed(seqs, batch_size=6, progress=False)
     sdpa = EsmEncoder(name, "sdpa").embed(seqs, batch_size=6, progress=False)
-    cos = row_cosine(eager, sdpa)
+    cos = cosine_similarity(eager, sdpa)
     assert cos.min() >= 0.999
     assert np.abs(eager - sdpa).max() < 1e-3
 
@@ -87,10 +88,3 @@ def test_unloadable_model_raises_the_loaders_error(tmp_path):
         local_model_path("esm2-huge")
     with pytest.raises(ValueError, match="attention must be one of"):
         EsmEncoder("local:esm2-tiny", "flash")
-
-
-def test_row_cosine():
-    a = np.array([[1.0, 0.0], [1.0, 1.0]])
-    np.testing.assert_allclose(row_cosine(a, np.array([[2.0, 0.0], [-1.0, -1.0]])), [1.0, -1.0])
-    with pytest.raises(ValueError, match="different shapes"):
-        row_cosine(a, a[:, :1])

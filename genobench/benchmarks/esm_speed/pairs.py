@@ -14,7 +14,7 @@ import pandas as pd
 
 from genobench.benchmarks.esm_speed.speed import ROLES, load_role, time_pair
 from genobench.benchmarks.esm_speed.validation import EncoderValidation, validate_encoder
-from genobench.models.esm import row_cosine
+from genobench.metrics.fidelity import cosine_similarity
 
 
 def check_validation_pairs(validation_pairs, n_pairs: int) -> list[int]:
@@ -49,7 +49,7 @@ def embedding_fidelity(
             f"{ref.shape[1]}- and {fast.shape[1]}-dimensional: set shared_weights: false for "
             "two different models"
         )
-    cos = row_cosine(ref, fast)
+    cos = cosine_similarity(ref, fast)
     return {"pair": pair["name"], "cosine_mean": cos.mean(), "cosine_min": cos.min(), "n": len(cos)}
 
 

@@ -154,14 +154,14 @@ def step_quantization(out_dir: Path, device: str = "cuda", dtype: str = "float16
     from genobench.benchmarks.quantization import encode_batches, run_mode
     from genobench.data.fragments import load_fragments, select_fragments
     from genobench.data.metagenome import metagenome_csv
-    from genobench.models.loading import STANDARD, load_model, resolve_source
+    from genobench.models.loading import STANDARD, load_tokenizer, resolve_source
 
     csv = metagenome_csv(
         n_genomes=4, fragments_per_genome=16, min_length=2000, max_length=3000, seed=0
     )
     seqs = select_fragments(load_fragments(csv), 4, 16, 0, "drop")["seq"].tolist()
     source = resolve_source("local:genomic-lm-tiny")
-    _, tokenizer = load_model(source, STANDARD, "cpu", "float32")
+    tokenizer = load_tokenizer(source)
     batches = encode_batches(tokenizer, seqs, 8, 512)
     results, rows = {}, []
     for mode in QUANT_MODES:

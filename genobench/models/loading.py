@@ -342,6 +342,46 @@ def _patch_remote_code(adapter, config, source: str, revision: str | None) -> No
         adapter.patch_tokenizer_class(cls)
 
 
+def _loadable(name_or_path: str | ModelSpec) -> tuple[ModelSpec, str]:
+    """The registry entry of a model to load and the name to resolve; raises for a
+    classical baseline and for packages its code needs that are not installed."""
+    spec = name_or_path if isinstance(name_or_path, ModelSpec) else _spec(str(name_or_path))
+    if spec.family in BASELINES:
+        raise ModelLoadError(
+            f"{spec.name} is a classical baseline, not a neural network; "
+            "it has no checkpoint to load"
+        )
+    missing = _missing_packages(spec)
+    if missing:
+        raise MissingPackage(spec.name, missing)
+    return spec, spec.hub_id if isinstance(name_or_path, ModelSpec) else str(name_or_path)
+
+
+def _checkpoint_config(
+    name: str, spec: ModelSpec, source: str, trust: bool
+) -> tuple[Any, str, list[str]]:
+    """The checkpoint's config (its family's adapter applied), the family (from
+    `config.model_type` for an entry without one) and the loader's notes."""
+    from transformers import AutoConfig
+
+    notes = [] if spec.registered else [spec.notes]
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust, revision=spec.revision)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"cannot load {name!r}: {exc}; with HF_HUB_OFFLINE=1 "
+            f"the hub cache must hold {spec.offline_cache or spec.hub_id}"
+        ) from exc
+    family = spec.family
+    if family == "auto":
+        family = MODEL_TYPE_FAMILIES.get(getattr(config, "model_type", ""), "auto")
+        notes.append(
+            f"family {family!r} from config.model_type {getattr(config, 'model_type', None)!r}"
+        )
+    adapter_for(family).patch_config(config)
+    return config, family, notes
+
+
 def load(
     name_or_path: str | ModelSpec,
     quant_mode: str = STANDARD,
@@ -366,25 +406,15 @@ def load(
     cannot be found or built; ModeUnavailable when this install or device cannot run
     the mode (with bitsandbytes' reason); other errors are the library's own.
     """
-    from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
+    from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
     check_mode(quant_mode)
-    spec = name_or_path if isinstance(name_or_path, ModelSpec) else _spec(str(name_or_path))
-    if isinstance(name_or_path, ModelSpec):
-        name_or_path = spec.hub_id
-    if spec.family in BASELINES:
-        raise ModelLoadError(
-            f"{spec.name} is a classical baseline, not a neural network; "
-            "it has no checkpoint to load"
-        )
+    spec, name_or_path = _loadable(name_or_path)
     trust = spec.trust_remote_code if trust_remote_code is None else trust_remote_code
     torch_dtype = resolve_dtype(
         dtype if dtype not in (None, "auto") else spec.dtype_for(device), device
     )
     head = head or spec.head
-    missing = _missing_packages(spec)
-    if missing:
-        raise MissingPackage(spec.name, missing)
     reason = _bitsandbytes_reason(quant_mode, device)
     if reason:
         raise ModeUnavailable(quant_mode, reason)
@@ -397,22 +427,8 @@ def load(
             else {}
         ),
     )
-    notes = [] if spec.registered else [spec.notes]
-    try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=trust, revision=spec.revision)
-    except OSError as exc:
-        raise ModelLoadError(
-            f"cannot load {name_or_path!r}: {exc}; with HF_HUB_OFFLINE=1 "
-            f"the hub cache must hold {spec.offline_cache or spec.hub_id}"
-        ) from exc
-    family = spec.family
-    if family == "auto":
-        family = MODEL_TYPE_FAMILIES.get(getattr(config, "model_type", ""), "auto")
-        notes.append(
-            f"family {family!r} from config.model_type {getattr(config, 'model_type', None)!r}"
-        )
+    config, family, notes = _checkpoint_config(name_or_path, spec, source, trust)
     adapter = adapter_for(family)
-    adapter.patch_config(config)
     cls = _model_class(config, head)
     kwargs: dict[str, Any] = dict(
         config=config,
@@ -463,6 +479,27 @@ def load(
         missing_keys=list(info.get("missing_keys", [])),
         notes=notes,
     )
+
+
+def load_tokenizer(name_or_path: str | ModelSpec, trust_remote_code: bool | None = None):
+    """The tokenizer of a model (a name, id, folder, `local:<name>`, built on first use, or a
+    `ModelSpec`), read from its checkpoint without loading the weights; remote tokenizer
+    code gets its family's adapter as in `load`. (FastESM2 builds its tokenizer inside its
+    model class and ships none: use `load` for it.)"""
+    from transformers import AutoTokenizer
+
+    spec, name = _loadable(name_or_path)
+    trust = spec.trust_remote_code if trust_remote_code is None else trust_remote_code
+    source = resolve_source(name, spec)
+    config, family, _ = _checkpoint_config(name, spec, source, trust)
+    with _quiet(progress=False):
+        if trust:
+            adapter = adapter_for(family)
+            adapter.before_import()
+            _patch_remote_code(adapter, config, source, spec.revision)
+        return AutoTokenizer.from_pretrained(
+            source, trust_remote_code=trust, revision=spec.revision
+        )
 
 
 def load_model(

@@ -13,7 +13,8 @@ def _measured(df):
 
 
 def throughput_comparison(performance) -> go.Figure:
-    """Tokens/s per mode (left) and batch latency, median with the p90 marked (right)."""
+    """Tokens/s per mode, the median timed pass with the range over the passes (left), and
+    batch latency, median with the p90 marked (right)."""
     df = _measured(performance)
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("throughput (real tokens/s)", "latency per batch (s)")
@@ -23,6 +24,12 @@ def throughput_comparison(performance) -> go.Figure:
             x=df["mode"],
             y=df["tokens_per_s"],
             name="tokens/s",
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=df["tokens_per_s_max"] - df["tokens_per_s"],
+                arrayminus=df["tokens_per_s"] - df["tokens_per_s_min"],
+            ),
             text=[f"{v:,.0f}" for v in df["tokens_per_s"]],
             customdata=df["seqs_per_s"],
             hovertemplate="%{x}: %{y:,.0f} tokens/s, %{customdata:.1f} seqs/s",
@@ -47,7 +54,8 @@ def throughput_comparison(performance) -> go.Figure:
         col=2,
     )
     fig.update_layout(
-        title="Inference speed by quantization mode (error bar: up to p90)",
+        title="Inference speed by quantization mode (error bars: range over the timed passes;"
+        " latency up to p90)",
         showlegend=False,
         template="plotly_white",
         height=420,
@@ -76,7 +84,8 @@ def memory_comparison(performance) -> go.Figure:
 
 
 def pareto_tradeoff(summary) -> go.Figure:
-    """Throughput against model footprint; the Pareto front (not beaten on both) is joined."""
+    """Throughput (median timed pass, bars: range over the passes) against model footprint;
+    the Pareto front (not beaten on both) is joined."""
     df = _measured(summary)
     front = df[df["pareto_throughput_vs_footprint"]].sort_values("footprint_GB")
     fig = go.Figure()
@@ -85,7 +94,7 @@ def pareto_tradeoff(summary) -> go.Figure:
             x=front["footprint_GB"],
             y=front["tokens_per_s"],
             mode="lines",
-            name="Pareto front",
+            name="Pareto front (tokens/s)",
             line=dict(dash="dash", color="grey"),
         )
     )
@@ -96,7 +105,13 @@ def pareto_tradeoff(summary) -> go.Figure:
             mode="markers+text",
             text=df["mode"],
             textposition="top center",
-            name="modes",
+            name="modes (tokens/s)",
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=df["tokens_per_s_max"] - df["tokens_per_s"],
+                arrayminus=df["tokens_per_s"] - df["tokens_per_s_min"],
+            ),
             marker=dict(
                 size=12,
                 color=df.get("kl_mean"),

@@ -11,10 +11,12 @@ from scipy.special import softmax as scipy_softmax
 from sklearn.metrics import adjusted_rand_score
 
 from genobench.benchmarks import quantization as q
+from genobench.benchmarks.quantization import measure, steps
 from genobench.data.fragments import load_fragments, select_fragments
 from genobench.data.metagenome import metagenome_csv
 from genobench.models.loading import QUANT_MODES, STANDARD, load_model
 from genobench.models.local import resolve_model
+from genobench.status import FAIL, NOT_MEASURED, WITHIN_NOISE
 
 OUTPUTS = [
     "performance_metrics.csv",
@@ -98,6 +100,8 @@ def test_the_reference_reports_its_own_statistics_and_no_comparison(setup, refer
     assert perf["n_tokens"] == sum(b.n_tokens for b in batches)
     assert perf["n_sequences"] == len(seqs)
     assert perf["tokens_per_s"] == pytest.approx(perf["n_tokens"] / perf["timed_s"])
+    assert perf["timed_repeats"] == 3  # run_mode's default
+    assert perf["timed_s_min"] <= perf["timed_s"] <= perf["timed_s_max"]
     assert perf["latency_p90_s"] >= perf["latency_median_s"] > 0
     assert math.isnan(perf["avg_power_W"]) and perf["power_status"].startswith("missing:")
     # footprint in GiB, counted here from the float32 weights and buffers of the model
@@ -230,7 +234,7 @@ def test_a_mode_that_cannot_run_is_skipped_with_the_reason(setup, reference, mon
             raise NotImplementedError("bitsandbytes::gemv_4bit has no kernel for this device")
         return real(model, batch, device)
 
-    monkeypatch.setattr(q, "embed_batch", broken)
+    monkeypatch.setattr(measure, "embed_batch", broken)
     r = q.run_mode(path, "4bit_fp4", batches, fid, progress=False)
     assert r.status == "skipped"
     assert "no kernel for this device" in r.reason
@@ -242,20 +246,69 @@ def test_pareto_front():
     cost = [1.0, 2.0, 0.5, 0.5, np.nan, 3.0]
     gain = [10.0, 20.0, 5.0, 4.0, 100.0, 20.0]
     assert q.pareto_front(cost, gain).tolist() == [True, True, True, False, False, False]
+    # with ranges: 0.5 GB at 4 (3-6) ties 0.5 GB at 5 (4.5-5.5), so neither beats the other;
+    # 2 GB at 20 (9-21) ties 1 GB at 10 (9.5-10.5), which costs less: 2 GB is off the front
+    low = [9.5, 9.0, 4.5, 3.0, np.nan, 19.0]
+    high = [10.5, 21.0, 5.5, 6.0, np.nan, 21.0]
+    assert q.pareto_front(cost, gain, low, high).tolist() == [
+        True,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_timing_columns_worked_by_hand():
+    """Three passes over two batches: pass times 3, 5 and 4 s; 60 tokens, 6 sequences."""
+    t = q.timing_columns([[1.0, 2.0], [2.0, 3.0], [1.5, 2.5]], n_tokens=60, n_sequences=6)
+    assert t["timed_repeats"] == 3
+    assert (t["timed_s"], t["timed_s_min"], t["timed_s_max"]) == (4.0, 3.0, 5.0)
+    assert t["tokens_per_s"] == 15.0 and t["seqs_per_s"] == 1.5
+    assert (t["tokens_per_s_min"], t["tokens_per_s_max"]) == (12.0, 20.0)
+    # batch latency over all six timings; the median of each pass is 1.5, 2.5 and 2
+    assert t["latency_median_s"] == 2.0 and t["latency_mean_s"] == pytest.approx(2.0)
+    assert t["latency_p90_s"] == pytest.approx(np.percentile([1, 2, 2, 3, 1.5, 2.5], 90))
+    assert (t["latency_median_s_min"], t["latency_median_s_max"]) == (1.5, 2.5)
+    one = q.timing_columns([[1.0, 3.0]], 8, 2)  # one pass: no spread
+    assert one["timed_s"] == one["timed_s_min"] == one["timed_s_max"] == 4.0
+
+
+def _performance(mode, status, passes, footprint, latency=(1.0, 1.0, 1.0)):
+    """A performance row of a mode timed over passes of `passes` seconds, 100 tokens."""
+    if status != "ok":
+        return {"mode": mode, "status": status, "reason": "no kernel"}
+    median, low, high = float(np.median(passes)), min(passes), max(passes)
+    return {
+        "mode": mode,
+        "status": status,
+        "timed_s": median,
+        "timed_s_min": low,
+        "timed_s_max": high,
+        "tokens_per_s": 100 / median,
+        "tokens_per_s_min": 100 / high,
+        "tokens_per_s_max": 100 / low,
+        "seqs_per_s": 1 / median,
+        "latency_median_s": latency[0],
+        "latency_median_s_min": latency[1],
+        "latency_median_s_max": latency[2],
+        "peak_mem_GB": footprint / 4,
+        "footprint_GB": footprint,
+        "tokens_per_joule": np.nan,
+    }
 
 
 def test_summary_and_best_performers_tables():
+    """standard 1 s per pass (0.9-1.1); 8bit 2.5 s (2.4-2.6): slower in every pass;
+    4bit_nf4 1.25 s (1.0-1.3): its range overlaps standard's, so no winner."""
     perf = pd.DataFrame(
-        {
-            "mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"],
-            "status": ["ok", "ok", "ok", "skipped"],
-            "tokens_per_s": [100.0, 40.0, 80.0, np.nan],
-            "seqs_per_s": [1.0, 0.4, 0.8, np.nan],
-            "latency_median_s": [1.0, 2.5, 1.2, np.nan],
-            "peak_mem_GB": [1.0, 0.6, 0.4, np.nan],
-            "footprint_GB": [4.0, 2.0, 1.0, np.nan],
-            "tokens_per_joule": [np.nan] * 4,
-        }
+        [
+            _performance("standard", "ok", [0.9, 1.0, 1.1], 4.0, (1.0, 0.9, 1.1)),
+            _performance("8bit", "ok", [2.4, 2.5, 2.6], 2.0, (2.5, 2.4, 2.6)),
+            _performance("4bit_nf4", "ok", [1.0, 1.25, 1.3], 1.0, (1.2, 1.05, 1.3)),
+            _performance("4bit_fp4", "skipped", [], np.nan),
+        ]
     )
     quality = pd.DataFrame(
         {
@@ -267,16 +320,55 @@ def test_summary_and_best_performers_tables():
     binning = pd.DataFrame(
         {"mode": ["standard", "8bit", "4bit_nf4", "4bit_fp4"], "ari": [0.9, 0.9, 0.8, np.nan]}
     )
-    s = q.summary_table(perf, quality, binning)
-    assert s.set_index("mode").loc["4bit_nf4", "speedup_vs_standard"] == pytest.approx(0.8)
-    assert s.set_index("mode").loc["4bit_nf4", "ari_delta"] == pytest.approx(-0.1)
-    assert s["pareto_throughput_vs_footprint"].tolist() == [True, False, True, False]
-    best = q.best_performers(s).set_index("criterion")
-    assert best.loc["fastest (tokens/s)", "mode"] == "standard"
+    s = q.summary_table(perf, quality, binning).set_index("mode")
+    assert s.loc["4bit_nf4", "speedup_vs_standard"] == pytest.approx(0.8)
+    assert s.loc["4bit_nf4", "speedup_min"] == pytest.approx(0.9 / 1.3)
+    assert s.loc["4bit_nf4", "speedup_max"] == pytest.approx(1.1 / 1.0)
+    assert s["speed_verdict"].tolist()[1:] == [FAIL, WITHIN_NOISE, NOT_MEASURED]
+    assert pd.isna(s.loc["standard", "speed_verdict"])  # the baseline itself
+    assert s.loc["4bit_nf4", "ari_delta"] == pytest.approx(-0.1)
+    # 4bit_nf4, the smallest, ties standard on speed within the passes' noise (faster by
+    # the median: 100 against 80 tokens/s, it would not) and is faster than 8bit beyond
+    # it: it beats both
+    assert s["pareto_throughput_vs_footprint"].tolist() == [False, False, True, False]
+    best = q.best_performers(s.reset_index()).set_index("criterion")
+    fastest = best.loc["fastest (tokens/s)"]
+    assert fastest["mode"] == WITHIN_NOISE and fastest["value"] == pytest.approx(100.0)
+    assert "standard is best by the median" in fastest["note"] and "4bit_nf4" in fastest["note"]
+    assert best.loc["lowest latency (median s/batch)", "mode"] == WITHIN_NOISE
     assert best.loc["smallest footprint (GB)", "mode"] == "4bit_nf4"
     assert best.loc["most faithful quantized mode (KL mean)", "mode"] == "8bit"
     assert pd.isna(best.loc["most energy-efficient (tokens/J)", "mode"])
     assert "not measured" in best.loc["most energy-efficient (tokens/J)", "note"]
+    # 4bit_nf4's passes apart from standard's (standard: 90.9-111 tokens/s, 0.9-1.1 s)
+    perf.loc[2, ["tokens_per_s_max", "latency_median_s_min"]] = [85.0, 1.15]
+    apart = q.best_performers(q.summary_table(perf, quality, binning)).set_index("criterion")
+    assert apart.loc["fastest (tokens/s)", "mode"] == "standard"
+    assert apart.loc["lowest latency (median s/batch)", "mode"] == "standard"
+    assert apart.loc["fastest (tokens/s)", "note"] == ""
+
+
+def test_modes_are_checked_and_standard_goes_first():
+    assert steps.check_modes(["4bit_nf4", "standard", "8bit"]) == ["standard", "4bit_nf4", "8bit"]
+    with pytest.raises(ValueError, match="quant_modes: unknown quantization mode 'int3'"):
+        steps.check_modes(["standard", "int3"])
+    with pytest.raises(ValueError, match="quant_modes must include 'standard'"):
+        steps.check_modes(["8bit"])
+    with pytest.raises(ValueError, match="quant_modes lists 8bit more than once"):
+        steps.check_modes(["standard", "8bit", "8bit"])
+
+
+def test_headline_prefers_nf4_then_the_last_mode_that_ran():
+    ok, skipped = q.ModeResult("x", "ok"), q.ModeResult("x", "skipped")
+    quality = pd.DataFrame({"mode": ["standard", "8bit", "4bit_nf4"], "kl_mean": [0, 1e-6, 1e-4]})
+    results = {"standard": ok, "8bit": ok, "4bit_nf4": ok}
+    assert steps.headline(quality, results) == {
+        "metric": "KL mean (4bit_nf4 vs standard)",
+        "value": 1e-4,
+        "mode": "4bit_nf4",
+    }
+    assert steps.headline(quality, {**results, "4bit_nf4": skipped})["mode"] == "8bit"
+    assert steps.headline(quality, {"standard": ok, "8bit": skipped}) is None
 
 
 def assert_ari_recomputed(run_dir, name_column):
@@ -308,6 +400,9 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert perf["tokens_per_s"].tolist() == pytest.approx(
         (perf["n_tokens"] / perf["timed_s"]).tolist()
     )
+    assert (perf["timed_repeats"] == 2).all()  # smoke.yaml
+    assert (perf["tokens_per_s_min"] <= perf["tokens_per_s"]).all()
+    assert (perf["tokens_per_s"] <= perf["tokens_per_s_max"]).all()
     quality = pd.read_csv(run_dir / "quality/quality_metrics.csv").set_index("mode")
     assert np.isnan(quality.loc["standard", "kl_mean"])  # the reference is not compared
     assert (quality.drop("standard")["kl_mean"] > 0).all()

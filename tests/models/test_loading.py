@@ -12,6 +12,7 @@ from genobench.models.loading import (
     ModelLoadError,
     ModeUnavailable,
     load_model,
+    load_tokenizer,
     quantization_config,
     resolve_dtype,
 )
@@ -46,6 +47,26 @@ def test_every_mode_loads_and_runs_forward(tiny_path, mode):
         out = model(**enc, output_hidden_states=True)
     assert out.logits.shape[-1] == len(tokenizer)
     assert torch.isfinite(out.logits).all()
+
+
+def test_the_tokenizer_alone_is_the_loaded_models_and_needs_no_weights(tiny_path, monkeypatch):
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    _, loaded = load_model(TINY)
+    seqs = ["ACGTTGCAACGGTAN" * 5, "TTGA"]
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("load_tokenizer loaded a model")
+
+    for cls in (AutoModel, AutoModelForCausalLM):
+        monkeypatch.setattr(cls, "from_pretrained", no_weights)
+    for name in (TINY, str(tiny_path)):
+        tokenizer = load_tokenizer(name)
+        assert tokenizer.get_vocab() == loaded.get_vocab()
+        assert tokenizer(seqs)["input_ids"] == loaded(seqs)["input_ids"]
+        assert tokenizer.padding_side == loaded.padding_side
+    with pytest.raises(ModelLoadError, match="classical baseline"):
+        load_tokenizer("tnf")
 
 
 def test_quantized_footprints_are_smaller(tiny_path):

@@ -1,16 +1,20 @@
-"""Glue of the semi-CRF synthetic benchmark: build, train and score one model."""
+"""The steps of the semi-CRF synthetic notebook: check the settings, load the data, train
+and score every model, and gather what the run records."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import torch
 
-from genobench.benchmarks.semicrf_synthetic.heads import SegmentationModel
+from genobench.benchmarks.semicrf_synthetic.heads import MODELS, SegmentationModel
 from genobench.benchmarks.semicrf_synthetic.train import (
     TrainConfig,
     TrainResult,
@@ -18,8 +22,188 @@ from genobench.benchmarks.semicrf_synthetic.train import (
     predict,
     train_model,
 )
-from genobench.data.gene_structure import FEATURE_DIMS, GeneStructureData
-from genobench.metrics.segmentation import segmentation_metrics
+from genobench.data.gene_structure import (
+    FEATURE_DIMS,
+    GeneStructureConfig,
+    GeneStructureData,
+    load_or_generate,
+)
+from genobench.data.real_gene_structure import RealGeneConfig, load_or_build, real_gene_datasets
+from genobench.metrics.segmentation import log_bins, run_durations, segmentation_metrics
+from genobench.plots.semicrf_synthetic import duration_comparison, learned_durations
+
+# the notebook parameters a run records in metrics.json (its "config")
+SETTINGS = (
+    "num_train",
+    "num_val",
+    "num_test",
+    "seq_length",
+    "real_genes",
+    "num_classes",
+    "seed",
+    "duration_scale",
+    "composition_strength",
+    "splice_motifs",
+    "mean_introns",
+    "encoder",
+    "features",
+    "kmer_window",
+    "max_duration",
+    "hidden_dim",
+    "num_layers",
+    "d_state",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "epochs",
+    "device",
+    "num_threads",
+    "log_every",
+    "backend",
+    "models",
+    "boundary_tolerances",
+    "duration_bins",
+    "kl_smoothing",
+    "select_on",
+    "resume",
+)
+
+
+@dataclass
+class Stopwatch:
+    """Wall-clock and process CPU seconds since it was made."""
+
+    wall: float = field(default_factory=time.perf_counter)
+    cpu: float = field(default_factory=time.process_time)
+
+    def wall_s(self) -> float:
+        return time.perf_counter() - self.wall
+
+    def cpu_s(self) -> float:
+        """CPU seconds of every thread of the process."""
+        return time.process_time() - self.cpu
+
+
+def configure(models: Sequence[str], device: str, num_threads: int | None) -> None:
+    """Check the models and the device before any work, and give torch and the numba
+    semi-CRF kernels `num_threads` threads (None: the libraries' defaults)."""
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ValueError(
+            f"models: unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}"
+        )
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA GPU; use 'cpu'")
+    if num_threads:
+        import numba
+
+        torch.set_num_threads(num_threads)
+        numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def checkpoint_folder(
+    checkpoint_dir: str | Path | None, state_dir: str | Path | None, run_dir: str | Path
+) -> Path:
+    """`checkpoint_dir`, else `checkpoints/` under `state_dir`, else under the run folder."""
+    return Path(checkpoint_dir or Path(state_dir or run_dir) / "checkpoints")
+
+
+def load_data(
+    real_genes: Mapping[str, Any] | None,
+    data_dir: str | Path | None,
+    num_train: int,
+    num_val: int,
+    num_test: int,
+    seq_length: int,
+    seed: int,
+    num_classes: int,
+    duration_scale: float,
+    mean_introns: float,
+    composition_strength: float,
+    splice_motifs: bool,
+    log=print,
+) -> tuple[GeneStructureData, pd.DataFrame | None, float]:
+    """The splits (generated, or with `real_genes` cut from a real genome's gene calls),
+    kept under `data_dir` and reused -> (data, the real genome's provenance table or None,
+    seconds taken). The generator's settings do not apply to real genes."""
+    start = time.perf_counter()
+    if real_genes is None:
+        config = GeneStructureConfig(
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            seq_length=seq_length,
+            num_classes=num_classes,
+            seed=seed,
+            duration_scale=duration_scale,
+            mean_introns=mean_introns,
+            composition_strength=composition_strength,
+            splice_motifs=splice_motifs,
+        )
+        data, datasets = load_or_generate(config, data_dir), None
+    else:
+        config = RealGeneConfig(
+            seq_length=seq_length,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            seed=seed,
+            **real_genes,
+        )
+        data, datasets = load_or_build(config, data_dir), real_gene_datasets(config)
+    seconds = time.perf_counter() - start
+    log(
+        f"{data.path}: {num_train}/{num_val}/{num_test} sequences of {seq_length} bp "
+        f"({'loaded' if seconds < 1 else 'generated'} in {seconds:.1f} s)"
+    )
+    return data, datasets, seconds
+
+
+def data_summary(data: GeneStructureData, max_duration: int, split: str = "test") -> pd.DataFrame:
+    """Per class: its law (median, clip), the sampled median, its share of the `split`
+    positions, the `split` runs and the share of sampled segments no longer than K."""
+    classes = data.class_names
+    laws = data.laws()
+    durations = data.true_durations()
+    test = data[split]
+    runs = run_durations(test.labels.astype(np.int64), len(classes), test.lengths)
+    sampled = {c: durations.loc[durations["class"] == c, "duration"] for c in classes}
+    return pd.DataFrame(
+        {
+            "class": classes,
+            "law median (bp)": [laws[c].median for c in classes],
+            "law clip (bp)": [f"{laws[c].low}-{laws[c].high}" for c in classes],
+            "sampled median (bp)": [sampled[c].median() for c in classes],
+            "fraction of test positions": [
+                float((test.labels == i).mean()) for i in range(len(classes))
+            ],
+            "test runs": [len(runs[i]) for i in range(len(classes))],
+            f"share of sampled segments <= K={max_duration}": [
+                float((sampled[c] <= max_duration).mean()) for c in classes
+            ],
+        }
+    )
+
+
+def model_settings(
+    encoder: str,
+    hidden_dim: int,
+    num_layers: int,
+    max_duration: int,
+    backend: str,
+    d_state: int,
+) -> dict[str, Any]:
+    """`build_model` keyword arguments shared by every model (`d_state` for mamba only)."""
+    kwargs: dict[str, Any] = dict(
+        encoder=encoder,
+        hidden_dim=hidden_dim,
+        num_layers=num_layers,
+        max_duration=max_duration,
+        backend=backend,
+    )
+    if encoder in ("mamba", "mamba_stub"):
+        kwargs["d_state"] = d_state
+    return kwargs
 
 
 def build_model(
@@ -85,6 +269,27 @@ def fit(
     return model, result, timings
 
 
+def train_models(
+    models: Sequence[str],
+    data: GeneStructureData,
+    config: TrainConfig,
+    checkpoint_dir: str | Path,
+    model_kwargs: dict[str, Any],
+    resume: bool = True,
+    log=print,
+) -> tuple[dict[str, SegmentationModel], dict[str, TrainResult], dict[str, dict]]:
+    """`fit` every model in turn -> (models with their best weights, training results,
+    timings with the parameter count and the best epoch)."""
+    trained, results, timings = {}, {}, {}
+    for name in models:
+        trained[name], results[name], timings[name] = fit(
+            name, data, config, checkpoint_dir, model_kwargs, resume=resume, log=log
+        )
+        timings[name]["parameters"] = sum(p.numel() for p in trained[name].parameters())
+        timings[name]["best_epoch"] = results[name].best_epoch
+    return trained, results, timings
+
+
 def score(
     model: SegmentationModel,
     data: GeneStructureData,
@@ -110,6 +315,98 @@ def score(
         data[split].lengths,
     )
     return metrics, pred, seconds
+
+
+def score_models(
+    trained: Mapping[str, SegmentationModel],
+    data: GeneStructureData,
+    config: TrainConfig,
+    tolerances: Sequence[int],
+    n_bins: int,
+    smoothing: float,
+    timings: Mapping[str, dict],
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]:
+    """`score` every model on the test split -> (`metrics.csv`: one row per model with its
+    metrics and timings, the predictions, the timings with `test_decode_s` added)."""
+    rows, predictions, timed = [], {}, {}
+    for name, model in trained.items():
+        metrics, predictions[name], decode_s = score(
+            model, data, config, tolerances, n_bins, smoothing
+        )
+        timed[name] = {**timings[name], "test_decode_s": decode_s}
+        rows.append({"model": name, **metrics, **timed[name]})
+    return pd.DataFrame(rows), predictions, timed
+
+
+def run_record(
+    params: Mapping[str, Any],
+    data: GeneStructureData,
+    table: pd.DataFrame,
+    results: Mapping[str, TrainResult],
+    timings: Mapping[str, dict],
+    data_seconds: float,
+    clock: Stopwatch,
+) -> dict[str, Any]:
+    """`metrics.json`: the settings (`SETTINGS` of `params`, the notebook's namespace), the
+    data, every model's metrics, training history and timings."""
+    classes = data.class_names
+    laws = data.laws()
+    config = {key: params[key] for key in SETTINGS}
+    config["num_classes"] = len(classes)  # real genes set it
+    return {
+        "config": config,
+        "data_path": str(data.path),
+        "class_names": list(classes),
+        "duration_laws": {c: vars(laws[c]) for c in classes},
+        "metrics": table.set_index("model").to_dict("index"),
+        "history": {name: r.history for name, r in results.items()},
+        "timings": {
+            "data_s": data_seconds,
+            "models": dict(timings),
+            "notebook_s": clock.wall_s(),
+            "notebook_cpu_s": clock.cpu_s(),
+        },
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def duration_figure(
+    data: GeneStructureData,
+    predictions: Mapping[str, np.ndarray],
+    table: pd.DataFrame,
+    n_bins: int,
+    split: str = "test",
+) -> go.Figure:
+    """The true and each model's predicted run durations per class (`n_bins` log-spaced
+    bins up to the sequence length), with the duration KLs of `table`."""
+    test = data[split]
+    n = data.config.num_classes
+    classes = data.class_names
+    true_runs = run_durations(test.labels.astype(np.int64), n, test.lengths)
+    pred_runs = {name: run_durations(p, n, test.lengths) for name, p in predictions.items()}
+    by_model = table.set_index("model")
+    kls = {
+        name: {c: by_model.loc[name, f"duration_kl_{classes[c]}"] for c in range(n)}
+        for name in predictions
+    }
+    edges = log_bins(data.config.seq_length, n_bins)
+    return duration_comparison(true_runs, pred_runs, kls, edges, classes, law_samples(data))
+
+
+def learned_duration_figure(
+    trained: Mapping[str, SegmentationModel], data: GeneStructureData, name: str = "semicrf"
+) -> go.Figure | None:
+    """Model `name`'s learned duration bias against each class's law (None when `name` was
+    not trained)."""
+    if name not in trained:
+        return None
+    crf = trained[name].head.crf
+    return learned_durations(
+        crf.duration_bias.detach().cpu().numpy(),
+        data.laws(),
+        data.class_names,
+        title=f"{name}: learned duration bias vs the law (d <= K = {crf.max_duration})",
+    )
 
 
 def law_samples(data: GeneStructureData) -> dict[int, np.ndarray]:

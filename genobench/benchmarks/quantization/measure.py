@@ -1,15 +1,17 @@
 """One quantization mode, measured: load, profile inference, extract embeddings and logits.
 
-The quantization notebook calls `run_mode` once per mode on the same token batches
+`steps.run_modes` calls `run_mode` once per mode on the same token batches
 (`encode_batches`, built once with the model's tokenizer), `standard` first:
 
 1. load the model in the mode (peak memory is reset just before, so it counts the
    weights, the loading transients and the activations of inference);
 2. warm up on the first `warmup_batches` batches (untimed; a mode that cannot run
    on this device fails here and is reported as skipped with the library's reason);
-3. **timed pass** over every batch: the embedding workload (the bare model's last
-   hidden state, mean-pooled over real tokens), each batch timed with synchronization
-   (`genobench.profiling.timing.time_call`), GPU power sampled by NVML throughout;
+3. **timed passes**, `timed_repeats` of them, over every batch: the embedding workload
+   (the bare model's last hidden state, mean-pooled over real tokens), each batch timed
+   with synchronization (`genobench.profiling.timing.time_call`), GPU power sampled by
+   NVML throughout; speeds are reported as the median pass with the min and max over the
+   repeats (`timing_columns`);
 4. **analysis pass**, untimed, over the fidelity subset: hidden states of every layer
    (mean-pooled embeddings and value statistics) and the LM head's next-token
    log-probabilities, compared token by token with the `standard` run's.
@@ -23,13 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from genobench.metrics.fidelity import (
     MomentAccumulator,
-    embedding_fidelity,
     reference_summary,
     token_fidelity,
     token_summary,
@@ -174,6 +174,7 @@ def run_mode(
     reference: ModeResult | None = None,
     warmup_batches: int = 1,
     power_interval_ms: float = 100.0,
+    timed_repeats: int = 3,
     head: str | None = None,
     trust_remote_code: bool | None = None,
     progress: bool = True,
@@ -191,6 +192,8 @@ def run_mode(
     check_mode(mode)
     if warmup_batches < 0:
         raise ValueError(f"warmup_batches must be >= 0, got {warmup_batches}")
+    if timed_repeats < 1:
+        raise ValueError(f"timed_repeats must be >= 1, got {timed_repeats}")
     if not batches:
         raise ValueError("no batches to run")
     release_memory(device)
@@ -212,6 +215,7 @@ def run_mode(
             device,
             reference,
             warmup_batches,
+            timed_repeats,
             power_interval_ms,
             progress,
             memory,
@@ -254,6 +258,7 @@ def _measure(
     device,
     reference,
     warmup_batches,
+    timed_repeats,
     power_interval_ms,
     progress,
     memory,
@@ -273,6 +278,7 @@ def _measure(
             device,
             reference,
             warmup_batches,
+            timed_repeats,
             power_interval_ms,
             progress,
             memory,
@@ -287,6 +293,53 @@ def _measure(
         raise _ForwardFailed(f"forward failed: {type(exc).__name__}: {exc}") from exc
 
 
+def timing_columns(
+    repeat_times: list[list[float]], n_tokens: int, n_sequences: int
+) -> dict[str, float]:
+    """Speed columns of `performance_metrics.csv` from the seconds of every batch in each
+    timed pass (one list per repeat): the pass time (median over the repeats, with min and
+    max), tokens and sequences per second from it (tokens/s min and max from the slowest
+    and fastest pass), and batch latency over every timed batch (median, p90, mean; the
+    median's min and max over the repeats)."""
+    passes = summarize_times([sum(times) for times in repeat_times])
+    latency = summarize_times([t for times in repeat_times for t in times])
+    medians = [float(np.median(times)) for times in repeat_times]
+    return {
+        "timed_repeats": passes["n"],
+        "timed_s": passes["median_s"],
+        "timed_s_min": passes["min_s"],
+        "timed_s_max": passes["max_s"],
+        "tokens_per_s": n_tokens / passes["median_s"],
+        "tokens_per_s_min": n_tokens / passes["max_s"],
+        "tokens_per_s_max": n_tokens / passes["min_s"],
+        "seqs_per_s": n_sequences / passes["median_s"],
+        "latency_median_s": latency["median_s"],
+        "latency_median_s_min": min(medians),
+        "latency_median_s_max": max(medians),
+        "latency_p90_s": latency["p90_s"],
+        "latency_mean_s": latency["mean_s"],
+    }
+
+
+def _timed_passes(model, mode, batches, device, repeats, progress):
+    """`repeats` timed passes over every batch -> (seconds per batch of each pass, the
+    pooled embeddings, rows in sequence order)."""
+    n = int(max(b.index.max() for b in batches)) + 1
+    embeddings = np.full((n, embedding_size(model.config)), np.nan, dtype=np.float32)
+    repeat_times = []
+    with tqdm(total=repeats * len(batches), desc=mode, disable=not progress, leave=False) as bar:
+        for _ in range(repeats):
+            times = []
+            for batch in batches:
+                # the lambda runs inside this iteration, on this batch
+                seconds, pooled = time_call(lambda: embed_batch(model, batch, device), device)  # noqa: B023
+                times.append(seconds)
+                embeddings[batch.index] = pooled.numpy()
+                bar.update()
+            repeat_times.append(times)
+    return repeat_times, embeddings
+
+
 def _profile_and_analyse(
     model,
     mode,
@@ -295,6 +348,7 @@ def _profile_and_analyse(
     device,
     reference,
     warmup_batches,
+    timed_repeats,
     power_interval_ms,
     progress,
     memory,
@@ -303,19 +357,11 @@ def _profile_and_analyse(
     dtype,
     footprint,
 ) -> ModeResult:
-    n = int(max(b.index.max() for b in batches)) + 1
-    hidden = embedding_size(model.config)
-    embeddings = np.full((n, hidden), np.nan, dtype=np.float32)
-    times, tokens, seqs = [], 0, 0
     monitor = PowerMonitor(device, power_interval_ms, nvml=nvml)
     with monitor:
-        for batch in tqdm(batches, desc=f"{mode}", disable=not progress, leave=False):
-            # the lambda runs inside this iteration, on this batch
-            seconds, pooled = time_call(lambda: embed_batch(model, batch, device), device)  # noqa: B023
-            times.append(seconds)
-            embeddings[batch.index] = pooled.numpy()
-            tokens += batch.n_tokens
-            seqs += len(batch.index)
+        repeat_times, embeddings = _timed_passes(
+            model, mode, batches, device, timed_repeats, progress
+        )
     monitor.close()
     peak = memory.peak()
     absolute_peak = memory.absolute_peak()
@@ -324,8 +370,8 @@ def _profile_and_analyse(
     # footprint is taken both as loaded and as it is after inference
     footprint_run = model_footprint_bytes(model)
     power = monitor.result()
-    timed_s = float(np.sum(times))
-    lat = summarize_times(times)
+    tokens = sum(b.n_tokens for b in batches)
+    seqs = sum(len(b.index) for b in batches)
     perf = {
         "mode": mode,
         "status": OK,
@@ -337,15 +383,11 @@ def _profile_and_analyse(
         "padding_fraction": 1 - tokens / sum(b.n_padded for b in batches),
         "n_batches": len(batches),
         "warmup_batches": warmup_batches,
-        "timed_s": timed_s,
-        "tokens_per_s": tokens / timed_s,
-        "seqs_per_s": seqs / timed_s,
-        "latency_median_s": lat["median_s"],
-        "latency_p90_s": lat["p90_s"],
-        "latency_mean_s": lat["mean_s"],
+        **timing_columns(repeat_times, tokens, seqs),
+        # power is sampled over every timed pass
         "avg_power_W": power.avg_power_W,
         "energy_J": power.energy_J,
-        **efficiency(tokens, timed_s, power),
+        **efficiency(tokens * timed_repeats, sum(map(sum, repeat_times)), power),
         "energy_source": power.energy_source,
         "power_status": power.status if power.status == "measured" else f"missing: {power.reason}",
         "power_samples": power.n_samples,
@@ -404,140 +446,3 @@ def _profile_and_analyse(
         targets=targets if reference is None else None,
         token_metrics=token_metrics,
     )
-
-
-# ---- tables ---------------------------------------------------------------------------
-def quality_row(result: ModeResult, reference: ModeResult) -> dict[str, Any]:
-    """One row of quality_metrics.csv: token-level and embedding fidelity vs `standard`.
-
-    The reference's own row holds its base statistics only (its comparison columns are empty).
-    """
-    row: dict[str, Any] = {"mode": result.mode, "status": result.status}
-    if result.status != OK:
-        return {**row, "reason": result.reason}
-    row.update(result.token_metrics)
-    if result is reference:
-        return row
-    for key, value in embedding_fidelity(reference.embeddings, result.embeddings).items():
-        row[f"embedding_{key}"] = value
-    return row
-
-
-def layer_rows(result: ModeResult, reference: ModeResult) -> list[dict[str, Any]]:
-    """Rows of layer_similarity.csv: pooled embedding cosine/SNR per layer (0 = embeddings);
-    none for the reference itself."""
-    if result.status != OK or result.layer_embeddings is None or result is reference:
-        return []
-    rows = []
-    for layer, (ref, emb) in enumerate(zip(reference.layer_embeddings, result.layer_embeddings)):
-        rows.append({"mode": result.mode, "layer": layer, **embedding_fidelity(ref, emb)})
-    return rows
-
-
-def distribution_rows(result: ModeResult) -> list[dict[str, Any]]:
-    """Rows of distribution_statistics.csv: hidden-state value statistics per layer."""
-    return [
-        {"mode": result.mode, "layer": layer, **stats}
-        for layer, stats in enumerate(result.layer_stats)
-    ]
-
-
-def pareto_front(cost, gain) -> np.ndarray:
-    """Boolean mask of points not dominated (lower-or-equal cost and higher-or-equal gain,
-    one strictly). NaN points are never on the front."""
-    cost = np.asarray(cost, dtype=float)
-    gain = np.asarray(gain, dtype=float)
-    ok = ~(np.isnan(cost) | np.isnan(gain))
-    front = np.zeros(len(cost), dtype=bool)
-    for i in np.flatnonzero(ok):
-        dominated = (
-            ok & (cost <= cost[i]) & (gain >= gain[i]) & ((cost < cost[i]) | (gain > gain[i]))
-        )
-        front[i] = not dominated.any()
-    return front
-
-
-def summary_table(
-    performance: pd.DataFrame, quality: pd.DataFrame, binning: pd.DataFrame
-) -> pd.DataFrame:
-    """quant_summary.csv: the headline figures of every mode, relative to `standard`."""
-    cols_q = [
-        c
-        for c in (
-            "kl_mean",
-            "kl_median",
-            "kl_p99",
-            "js_mean",
-            "top1_agreement",
-            "ppl_ratio",
-            "embedding_cosine_mean",
-            "embedding_snr_db",
-        )
-        if c in quality.columns
-    ]
-    df = performance[
-        [
-            "mode",
-            "status",
-            "tokens_per_s",
-            "seqs_per_s",
-            "latency_median_s",
-            "peak_mem_GB",
-            "footprint_GB",
-            "tokens_per_joule",
-        ]
-    ].merge(quality[["mode"] + cols_q], on="mode", how="left")
-    if "ari" in binning.columns:
-        df = df.merge(binning[["mode", "ari"]], on="mode", how="left")
-    base = df[df["mode"] == STANDARD].iloc[0]
-    df["speedup_vs_standard"] = df["tokens_per_s"] / base["tokens_per_s"]
-    df["footprint_ratio"] = df["footprint_GB"] / base["footprint_GB"]
-    df["peak_mem_ratio"] = df["peak_mem_GB"] / base["peak_mem_GB"]
-    if "ari" in df.columns:
-        df["ari_delta"] = df["ari"] - base["ari"]
-    df["pareto_throughput_vs_footprint"] = pareto_front(df["footprint_GB"], df["tokens_per_s"])
-    return df
-
-
-def best_performers(summary: pd.DataFrame) -> pd.DataFrame:
-    """best_performers.csv: the best mode for each criterion (missing criteria say why)."""
-    criteria = [
-        ("fastest (tokens/s)", "tokens_per_s", "max"),
-        ("lowest latency (median s/batch)", "latency_median_s", "min"),
-        ("smallest footprint (GB)", "footprint_GB", "min"),
-        ("lowest peak memory (GB)", "peak_mem_GB", "min"),
-        ("most energy-efficient (tokens/J)", "tokens_per_joule", "max"),
-        ("most faithful quantized mode (KL mean)", "kl_mean", "min"),
-        ("highest top-1 agreement (quantized)", "top1_agreement", "max"),
-        ("best binning (ARI)", "ari", "max"),
-    ]
-    ok = summary[summary["status"] == OK]
-    rows = []
-    for name, col, how in criteria:
-        pool = ok
-        if name.startswith(("most faithful", "highest top-1")):
-            pool = ok[ok["mode"] != STANDARD]
-        values = pool[col] if col in pool.columns else pd.Series(dtype=float)
-        values = pd.to_numeric(values, errors="coerce").dropna()
-        if values.empty:
-            note = (
-                "not measured here (no NVML/GPU)"
-                if col == "tokens_per_joule"
-                else "no measured mode"
-            )
-            rows.append({"criterion": name, "mode": None, "value": math.nan, "note": note})
-            continue
-        i = values.idxmax() if how == "max" else values.idxmin()
-        rows.append(
-            {"criterion": name, "mode": pool.loc[i, "mode"], "value": values[i], "note": ""}
-        )
-    front = ok[ok["pareto_throughput_vs_footprint"]]["mode"].tolist()
-    rows.append(
-        {
-            "criterion": "Pareto front (throughput vs footprint)",
-            "mode": ", ".join(front),
-            "value": math.nan,
-            "note": "modes not beaten on both speed and footprint",
-        }
-    )
-    return pd.DataFrame(rows)

@@ -61,19 +61,20 @@ n_bootstrap = 1000
 output_dir = "reports/interactive/gfm_zeroshot"
 
 # %%
-import dataclasses
-
-import pandas as pd
 import transformers
 from IPython.display import display
 
 from genobench.benchmarks.gfm_zeroshot.scoring import score_models
+from genobench.benchmarks.gfm_zeroshot.steps import (
+    best_overall,
+    model_specs,
+    model_table,
+    unscored_counts,
+    variant_task,
+)
 from genobench.data.genes import load_genome
-from genobench.data.planted_genome import PlantedGenomeSpec, planted_genome_files
-from genobench.data.real_variants import real_variant_files, variant_datasets
 from genobench.data.variants import load_variants
 from genobench.metrics.variant_effect import zeroshot_metrics
-from genobench.models.registry import load_registry, select_models
 from genobench.plots import use_notebook_renderer
 from genobench.plots.gfm_zeroshot import (
     auroc_intervals,
@@ -86,14 +87,7 @@ from genobench.report.results import RunOutputs, write_failures
 use_notebook_renderer()
 transformers.logging.set_verbosity_error()  # e.g. Mamba's "falling back to PyTorch" notices
 out = RunOutputs(output_dir)
-specs = select_models(load_registry(registry), list(models))
-if standin_steps is not None:
-    specs = [
-        dataclasses.replace(s, standin={**s.standin, "steps": int(standin_steps)})
-        if s.standin
-        else s
-        for s in specs
-    ]
+specs = model_specs(models, registry, standin_steps)
 
 # %% [markdown]
 # ## Data
@@ -104,20 +98,12 @@ if standin_steps is not None:
 # (benign, 0); its source is listed below.
 
 # %%
-if real is not None:
-    files = real_variant_files(**real)
-    reference, variants = files["genome"], files["variants"]
-elif reference is None or variants is None:
-    if (reference is None) != (variants is None):
-        raise ValueError("give both reference and variants, or neither (planted genome)")
-    files = planted_genome_files(PlantedGenomeSpec(**{"seed": seed, **planted}))
-    reference, variants = files["genome"], files["variants"]
+reference, variants, datasets = variant_task(real, reference, variants, planted, seed)
 genome = load_genome(reference)
 table = load_variants(variants, genome)
 print(f"{reference}: {len(genome)} sequence(s), {sum(map(len, genome.values())):,} bp")
 print(f"{variants}: {len(table)} variants, {int(table['label'].sum())} pathogenic")
-if real is not None:
-    datasets = variant_datasets(real["genome"], real.get("missense", False))
+if datasets is not None:
     out.table(datasets, "datasets.csv")
     display(datasets)
 table.groupby(["region_type", "label"]).size().unstack("label").rename(
@@ -131,26 +117,7 @@ table.groupby(["region_type", "label"]).size().unstack("label").rename(
 # loading code (4-bit through bitsandbytes where the entry needs it).
 
 # %%
-comparison = pd.DataFrame(
-    [
-        {
-            "model": s.name,
-            "name": s.display_name or s.name,
-            "source": s.hub_id,
-            "type": s.type,
-            "family": s.family,
-            "params": s.params,
-            "embedding_dim": s.embedding_dim,
-            "context_bp": s.max_length,
-            "tokenization": s.tokenization,
-            "methods": ", ".join(s.methods),
-            "trust_remote_code": s.trust_remote_code,
-            "needs_4bit_for_24GB": s.needs_4bit,
-            "notes": s.notes,
-        }
-        for s in specs
-    ]
-)
+comparison = model_table(specs)
 out.table(comparison, "model_comparison.csv")
 comparison.drop(columns=["source", "notes"])
 
@@ -173,10 +140,10 @@ write_failures(output_dir, failures)  # a model that failed is a row here; the r
 timing
 out.table(scores, "variant_scores.csv")
 out.table(timing, "timing.csv")
-unscored = scores.groupby(["model", "method"])["raw_score"].apply(lambda s: s.isna().sum())
-if unscored.any():
+unscored = unscored_counts(scores)
+if len(unscored):
     print("variants a method could not score (NaN, left out of its metrics):")
-    print(unscored[unscored > 0].to_string())
+    print(unscored.to_string())
 
 # %% [markdown]
 # ## AUROC and AUPRC
@@ -186,24 +153,9 @@ if unscored.any():
 # %%
 metrics = zeroshot_metrics(scores, n_bootstrap=n_bootstrap, seed=seed)
 out.table(metrics, "zeroshot_metrics.csv")
-primary = {s.name: s.primary_method for s in specs}
-overall = metrics[metrics["region_type"] == "all"].copy()
-best = overall.sort_values("auroc", ascending=False).iloc[0]
+overall, best = best_overall(metrics)
 out.headline(f"AUROC ({best['model']}, {best['method']})", best["auroc"])
-overall[
-    [
-        "model",
-        "method",
-        "n",
-        "auroc",
-        "auroc_low",
-        "auroc_high",
-        "auprc",
-        "auprc_low",
-        "auprc_high",
-        "auprc_baseline",
-    ]
-].round(3)
+overall.round(3)
 
 # %%
 fig = auroc_intervals(metrics)

@@ -41,15 +41,16 @@ device = "cpu"  # "cuda" checks the Triton kernels
 output_dir = "reports/interactive/gradient_check"
 
 # %%
-import pandas as pd
-from tqdm.auto import tqdm
 
-from genobench.benchmarks.gradient_check import CRITERIA, gradient_check
+from genobench.benchmarks.gradient_check import (
+    CRITERIA,
+    check_table,
+    choose_candidate,
+    overall_verdict,
+)
 from genobench.plots import use_notebook_renderer
 from genobench.plots.gradient_check import gradient_check_figure
 from genobench.report.results import RunOutputs
-from genobench.semicrf import triton_available
-from genobench.status import FAIL, PASS
 
 use_notebook_renderer()
 out = RunOutputs(output_dir)
@@ -58,15 +59,8 @@ out = RunOutputs(output_dir)
 # ## Which backends run here
 
 # %%
-triton_ok, reason = triton_available(device)
-candidate = "triton" if triton_ok and device.startswith("cuda") else "naive"
-if candidate == "triton":
-    print(f"Checking Triton against the reference on {device}: {reason}.")
-else:
-    print(
-        f"Triton is not checked here: {reason}.\n"
-        "Checking the reference against the naive autograd DP instead (float64)."
-    )
+candidate, why = choose_candidate(device)
+print(why)
 
 # %% [markdown]
 # ## The check
@@ -74,17 +68,13 @@ else:
 # below exclude compilation.
 
 # %%
-gradient_check(16, 4, num_classes, batch_size, seed, candidate, device)  # warm-up, not timed
-rows = [
-    gradient_check(
-        T, max_duration, num_classes, batch_size, seed + i, candidate, device, checkpoint_interval
-    )
-    for i, T in enumerate(tqdm(seq_lengths, desc="gradient check"))
-]
-table = pd.DataFrame(rows)
+table = check_table(
+    seq_lengths, max_duration, num_classes, batch_size, seed, candidate, device,
+    checkpoint_interval,
+)  # fmt: skip
 out.table(table, "gradient_check.csv")
-passed = table[[f"{c}_pass" for c in CRITERIA]].eq(PASS).all(axis=None)
-out.headline(f"gradient check ({candidate} vs reference)", PASS if passed else FAIL)
+verdict = overall_verdict(table)
+out.headline(f"gradient check ({candidate} vs reference)", verdict)
 table.set_index("T")[[*CRITERIA, *(f"{c}_pass" for c in CRITERIA)]]
 
 # %% [markdown]
@@ -113,6 +103,6 @@ fig.show()
 
 # %%
 print(
-    f"OVERALL: {PASS if passed else FAIL} ({candidate} vs reference, "
+    f"OVERALL: {verdict} ({candidate} vs reference, "
     f"T = {', '.join(map(str, seq_lengths))}, K = {max_duration}, C = {num_classes})"
 )

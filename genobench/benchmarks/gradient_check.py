@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from genobench.profiling.timing import time_call
 from genobench.semicrf.api import log_partition
@@ -155,3 +157,52 @@ def gradient_check(
         "reference_peak_mem_mb": ref["peak_mem_mb"],
         "candidate_peak_mem_mb": other["peak_mem_mb"],
     }
+
+
+def choose_candidate(device: str) -> tuple[str, str]:
+    """("triton", why) where Triton can run on a CUDA `device`; else ("naive", why): the
+    reference is then checked against the naive autograd DP in float64."""
+    from genobench.semicrf import triton_available
+
+    ok, reason = triton_available(device)
+    if ok and device.startswith("cuda"):
+        return "triton", f"Checking Triton against the reference on {device}: {reason}."
+    return "naive", (
+        f"Triton is not checked here: {reason}.\n"
+        "Checking the reference against the naive autograd DP instead (float64)."
+    )
+
+
+def check_table(
+    seq_lengths: list[int],
+    max_duration: int,
+    num_classes: int,
+    batch: int,
+    seed: int,
+    candidate: str,
+    device: str = "cpu",
+    checkpoint_interval: int | None = None,
+) -> pd.DataFrame:
+    """`gradient_check` at each T of `seq_lengths` (seed + i for the i-th), after one small
+    untimed call that compiles the kernels (numba on CPU, Triton on GPU)."""
+    gradient_check(16, 4, num_classes, batch, seed, candidate, device)
+    return pd.DataFrame(
+        [
+            gradient_check(
+                T,
+                max_duration,
+                num_classes,
+                batch,
+                seed + i,
+                candidate,
+                device,
+                checkpoint_interval,
+            )  # fmt: skip
+            for i, T in enumerate(tqdm(seq_lengths, desc="gradient check"))
+        ]
+    )
+
+
+def overall_verdict(table: pd.DataFrame) -> str:
+    """PASS when every criterion passed at every T, else FAIL."""
+    return PASS if table[[f"{c}_pass" for c in CRITERIA]].eq(PASS).all(axis=None) else FAIL

@@ -71,3 +71,22 @@ def test_gradient_check_notebook_smoke(in_repo, tmp_path):
     assert (table[[f"{c}_pass" for c in CRITERIA]] == "PASS").all(axis=None)
     assert record["headline"]["value"] == "PASS"
     assert (run_dir / "figures" / "gradient_check.html").is_file()
+
+
+def test_overall_verdict_needs_every_criterion_at_every_length():
+    import pandas as pd
+
+    from genobench.benchmarks.gradient_check import CRITERIA, overall_verdict
+
+    passing = {f"{c}_pass": "PASS" for c in CRITERIA}
+    table = pd.DataFrame([passing, passing])
+    assert overall_verdict(table) == "PASS"
+    table.loc[1, f"{next(iter(CRITERIA))}_pass"] = "FAIL"
+    assert overall_verdict(table) == "FAIL"
+
+
+def test_without_cuda_the_reference_is_checked_against_the_naive_dp():
+    from genobench.benchmarks.gradient_check import choose_candidate
+
+    candidate, why = choose_candidate("cpu")
+    assert candidate == "naive" and "naive autograd DP" in why

@@ -17,6 +17,15 @@ guess (the previous position's result, which moves little from one position to t
 and summed; only when that sum leaves [e^-300, e^300] is it redone relative to the exact
 maximum, so no term that matters under- or overflows. The exponential is a vectorizable
 polynomial (``_exp``), accurate to about one ulp in float64.
+
+Speed: these exponentials are nearly all the time (at T = 100,000, K = 1,000 the forward
+spends ~90% of it in the duration loops). They compile to packed AVX2 code (4 doubles per
+ymm register, FMA Horner steps) with no scalar float/int conversions; maxima go through
+``llvm.maxnum`` (``_fmax``), which vectorizes where a compare-and-select does not.
+Precision: float64 everywhere, by choice. A float32 exponential would double the SIMD
+width but carries ~1e-7 relative error per term, and log Z must agree with brute-force
+enumeration to 1e-10 (and pass float64 gradcheck); the duration loops have no part where
+float32 is safe, so none is used.
 """
 
 from __future__ import annotations

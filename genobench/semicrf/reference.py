@@ -109,6 +109,5 @@ def viterbi(cum_scores: torch.Tensor, transition: torch.Tensor, duration_bias: t
     segs = np.zeros((batch, t_plus_1 - 1, 3), dtype=np.int64)
     n_segs = np.zeros(batch, dtype=np.int64)
     _kernels_cpu.viterbi_kernel(cum, trans, dur_rev, _lengths(lengths), best, segs, n_segs)
-    # tolist() builds the Python ints in one C call; at T = 100k this costs more than the kernel
-    paths = [list(map(tuple, segs[b, : n_segs[b]].tolist())) for b in range(batch)]
+    paths = [[tuple(int(v) for v in row) for row in segs[b, : n_segs[b]]] for b in range(batch)]
     return torch.from_numpy(best).to(cum_scores.device, cum_scores.dtype), paths

@@ -6,6 +6,7 @@ import importlib.util
 import math
 
 import pandas as pd
+import plotly.io
 import pytest
 import torch
 
@@ -97,6 +98,7 @@ def test_tiny_table_and_plot(tmp_path):
     assert (ok["repeats"] == 2).all() and set(ok["B"]) == {1, 2}
     assert table["load_avg_1m"].notna().all()
     assert (tmp_path / "speed.html").stat().st_size > 100_000  # plotly.js inlined
+    assert plotly.io.read_json(tmp_path / "speed.json").data  # the committable figure
 
 
 def test_budget_skips_with_reason(tmp_path):

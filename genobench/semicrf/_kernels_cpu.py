@@ -17,6 +17,15 @@ guess (the previous position's result, which moves little from one position to t
 and summed; only when that sum leaves [e^-300, e^300] is it redone relative to the exact
 maximum, so no term that matters under- or overflows. The exponential is a vectorizable
 polynomial (``_exp``), accurate to about one ulp in float64.
+
+Speed: these exponentials are nearly all the time (at T = 100,000, K = 1,000 the forward
+spends ~90% of it in the duration loops). They compile to packed AVX2 code (4 doubles per
+ymm register, FMA Horner steps) with no scalar float/int conversions; maxima go through
+``llvm.maxnum`` (``_fmax``), which vectorizes where a compare-and-select does not.
+Precision: float64 everywhere, by choice. A float32 exponential would double the SIMD
+width but carries ~1e-7 relative error per term, and log Z must agree with brute-force
+enumeration to 1e-10 (and pass float64 gradcheck); the duration loops have no part where
+float32 is safe, so none is used.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
@@ -31,6 +41,7 @@ NEG_INF = -np.inf
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _LOG2_E = 1.4426950408889634
+_SHIFT = 1.5 * 2.0**52  # x + _SHIFT rounds x to an integer, held in the low mantissa bits
 _LOW, _HIGH = math.exp(-300.0), math.exp(300.0)
 # reassociation lets LLVM vectorize the sums; _exp itself is compiled without it (its
 # rounding steps must stay in order)
@@ -47,12 +58,40 @@ def _bits_to_float(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _float_to_bits(typingctx, value):
+    """Reinterpret a float64 as the int64 with the same bits."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _fmax(typingctx, a, b):
+    """max(a, b) as LLVM's maxnum, which (unlike a compare and select) vectorizes as a reduction."""
+
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        fn = builder.module.declare_intrinsic(
+            "llvm.maxnum", [double], ir.FunctionType(double, [double, double])
+        )
+        return builder.call(fn, args)
+
+    return types.float64(types.float64, types.float64), codegen
+
+
 @njit(cache=True, fastmath={"contract"})
 def _exp(x):
     """exp(x) for x <= 700: 2^k * p(r) with x = k ln2 + r, |r| <= ln2 / 2, p the degree-13
-    Taylor polynomial (truncation < 1e-17); exactly 0 below -708 (and at -inf)."""
+    Taylor polynomial (truncation < 1e-17); exactly 0 below -708 (and at -inf).
+
+    k is rounded by adding 1.5 * 2^52 (then k sits in the low bits of the sum), so no
+    float/int conversion is needed: AVX2 has no packed one for 64-bit integers."""
     y = min(max(x, -708.0), 700.0)
-    k = math.floor(y * _LOG2_E + 0.5)
+    shifted = y * _LOG2_E + _SHIFT
+    k = shifted - _SHIFT
     r = (y - k * _LN2_HI) - k * _LN2_LO
     p = 1.0 / 6227020800.0
     p = p * r + 1.0 / 479001600.0
@@ -68,7 +107,8 @@ def _exp(x):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    value = p * _bits_to_float((np.int64(np.int32(k)) + 1023) << 52)
+    # the low bits of `shifted` hold k; shifting them into the exponent field gives 2^k
+    value = p * _bits_to_float((_float_to_bits(shifted) + 1023) << 52)
     return value if x >= -708.0 else 0.0
 
 
@@ -94,9 +134,10 @@ def _store_exp(a, b, ref, out):
 
 @njit(cache=True)
 def _max_sum(a, b):
+    """max_j a[j] + b[j] (-inf if every term is)."""
     top = NEG_INF
     for j in range(a.size):
-        top = max(top, a[j] + b[j])
+        top = _fmax(top, a[j] + b[j])
     return top
 
 
@@ -135,10 +176,16 @@ def _axpy(y, x, scale):
 
 @njit(cache=True)
 def _lse_small(values):
-    top = values.max()
+    """log sum exp(values), for the few values of a transition (no temporary arrays)."""
+    top = NEG_INF
+    for v in values:
+        top = max(top, v)
     if top == NEG_INF:
         return NEG_INF
-    return top + math.log(np.exp(values - top).sum())
+    total = 0.0
+    for v in values:
+        total += math.exp(v - top)
+    return top + math.log(total)
 
 
 @njit(cache=True, parallel=True)
@@ -164,7 +211,7 @@ def forward_kernel(cum, trans, dur_rev, lengths, w, alpha, log_z):
                 for cp in range(num_classes):
                     incoming[cp] = alpha[b, cp, t] + trans[cp, c]
                 w[b, c, t] = _lse_small(incoming) - cum[b, c, t]
-        log_z[b] = _lse_small(alpha[b, :, lengths[b]].copy())
+        log_z[b] = _lse_small(alpha[b, :, lengths[b]])
 
 
 @njit(cache=True, parallel=True)
@@ -224,9 +271,7 @@ def backward_kernel(cum, trans, dur, lengths, w, alpha, log_z, g_cum, g_trans, g
 @njit(cache=True)
 def _argmax2_last(a, b):
     """(max_j a[j] + b[j], the last j reaching it)."""
-    top = NEG_INF
-    for j in range(a.size):
-        top = max(top, a[j] + b[j])
+    top = _max_sum(a, b)
     arg = a.size - 1
     while arg > 0 and a[arg] + b[arg] != top:
         arg -= 1

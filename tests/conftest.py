@@ -12,6 +12,10 @@ pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
 
+# No test reaches the Hugging Face hub: every model is a local checkpoint. Set before
+# huggingface_hub is imported (it reads the variable once), inherited by notebook kernels.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 # Triton reads TRITON_INTERPRET when it is first imported, and bitsandbytes/transformers
 # import it long before the Triton tests run: without a GPU, choose the CPU interpreter
 # before any test module is loaded.

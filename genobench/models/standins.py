@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = dict(
     kmer=3,
     vocab_size=256,
     state_size=16,
-    num_threads=2,
+    num_threads=1,  # a workflow job shares the machine: one core (thread count changes the weights)
 )
 FAMILIES = ("bert", "nt", "mistral", "mamba")
 
@@ -265,10 +265,11 @@ def standin_path(
 
     settings = dict(settings)
     family = settings.pop("family", family)
+    # the full settings, defaults included: a changed default trains a new stand-in
     key = json.dumps(
         {
             "family": family,
-            "settings": settings,
+            "settings": {**DEFAULTS, **settings},
             "seed": seed,
             "reference": reference_digest(reference),
         },

@@ -1,6 +1,7 @@
 """The GenomicModel wrappers on tiny local checkpoints (random or briefly trained weights)."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -13,9 +14,10 @@ from genobench.benchmarks.gfm_zeroshot.scorers import (
     window_from_pair,
 )
 from genobench.data.variants import VariantWindow
+from genobench.models import standins
 from genobench.models.local import build_local_model, local_model_path
 from genobench.models.registry import ModelSpec, load_registry
-from genobench.models.standins import standin_tokenizer, train_standin
+from genobench.models.standins import standin_path, standin_tokenizer, train_standin
 
 REF = "ACGTTGCAAGCTTACGGATCCATGCAAGTTCGAT" * 2
 ALT = REF[:30] + ("A" if REF[30] != "A" else "C") + REF[31:]
@@ -199,3 +201,13 @@ def test_stand_in_training_is_reproducible(tmp_path):
     assert a["loss_curve"] == b["loss_curve"]
     with pytest.raises(ValueError, match="unknown stand-in setting"):
         train_standin(tmp_path / "c", "mistral", GENOME, colour="red")
+
+
+def test_a_changed_stand_in_default_trains_a_new_stand_in(monkeypatch):
+    settings = {"steps": 0, "batch_size": 2, "seq_len": 32}
+    first = standin_path("quick", settings, "mistral", GENOME)
+    assert standin_path("quick", settings, "mistral", GENOME) == first  # cached
+    monkeypatch.setitem(standins.DEFAULTS, "hidden_size", 32)
+    second = standin_path("quick", settings, "mistral", GENOME)
+    assert second != first
+    assert json.loads((second / "training.json").read_text())["settings"]["hidden_size"] == 32

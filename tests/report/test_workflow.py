@@ -22,7 +22,7 @@ import yaml
 import genobench.report.workflow
 from genobench.cli import main
 from genobench.report.runner import RunConfigError, load_params
-from genobench.report.workflow import SNAKEFILE
+from genobench.report.workflow import SNAKEFILE, jobs
 from genobench.report.workflow.driver import ReportOptions, snakemake_command
 from genobench.report.workflow.jobs import sweep_overrides
 from genobench.report.workflow.plan import (
@@ -145,6 +145,16 @@ def test_resources_become_snakemake_resources():
         {"machine": MACHINE_UNITS, "slurm_extra": "'--exclusive'"},
     )
     assert job_resources({"exclusive": False}, "f") == (1, one)
+
+
+def test_thread_limits_cap_shared_jobs_and_leave_exclusive_ones_alone(monkeypatch):
+    assert jobs.thread_limits(3, exclusive=False) == {name: "3" for name in jobs.THREAD_VARIABLES}
+    assert jobs.thread_limits(3, exclusive=True) == {}
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    with jobs.environment_set({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}):
+        assert (os.environ["OMP_NUM_THREADS"], os.environ["MKL_NUM_THREADS"]) == ("1", "1")
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "MKL_NUM_THREADS" not in os.environ
 
 
 def test_workflow_keys_are_not_notebook_parameters(tmp_path):
@@ -326,6 +336,16 @@ def test_local_report_runs_two_notebooks_and_renders_the_site(first_report):
         assert (workspace / "reports" / "runs" / nb / "smoke" / f"{nb}.ipynb").is_file()
     index = (workspace / "reports" / "site" / "index.html").read_text()
     assert "runs/alpha/smoke/alpha.html" in index and "runs/beta/smoke/beta.html" in index
+
+
+@pytest.mark.slow
+def test_each_kernel_is_held_to_the_cores_its_job_was_given(first_report):
+    workspace, code, out = first_report
+    # smoke.yaml declares no cpus (1); grid.yaml declares 2, which Snakemake caps at the
+    # machine's cores
+    for run, threads in (("smoke", 1), ("grid--value-1", min(2, os.cpu_count()))):
+        executed = workspace / "reports" / "runs" / "alpha" / run / "alpha.ipynb"
+        assert f"alpha: OMP_NUM_THREADS = {threads}" in executed.read_text(), run
     assert (workspace / "reports" / "site" / "runs" / "beta" / "smoke" / "beta.html").is_file()
 
 
@@ -367,7 +387,7 @@ def test_a_sweep_of_two_values_makes_two_runs_and_one_grid_table(first_report):
             "keys": ["value"],
             "values": {"value": value},
         }
-        assert saved["resources"] == {"cpus": 1, "mem_gb": 1, "runtime_min": 5}
+        assert saved["resources"] == {"cpus": 2, "mem_gb": 1, "runtime_min": 5}
         used = yaml.safe_load((runs / f"grid--value-{value}" / "params.yaml").read_text())
         assert used == {"scale": 10.0, "value": value}  # no resources/sweep keys
     grid = (runs / "sweep-grid.csv").read_text().splitlines()

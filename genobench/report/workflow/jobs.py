@@ -5,7 +5,10 @@ Both call the same code as the `genobench run` and `genobench render` commands.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,14 @@ from genobench.report.results import atomic_write_json, atomic_write_text
 from genobench.report.workflow.plan import WORKFLOW_DIR, Run
 
 VERSION_FILE = "genobench-version.txt"
+# The thread pools a notebook's libraries size from the environment at import: torch and
+# NumPy's BLAS (OpenMP, MKL, OpenBLAS), numba (UMAP, the semi-CRF CPU kernels).
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
 
 
 def version_stamp(reports_dir: str | Path) -> str:
@@ -58,8 +69,42 @@ def run_extra(run: Run) -> dict[str, Any]:
     return extra
 
 
-def execute_run(run: Run, reports_dir: str | Path, notebooks_dir: str | Path) -> dict[str, Any]:
+def thread_limits(threads: int, exclusive: bool) -> dict[str, str]:
+    """Environment variables that hold a job's notebook kernel to its `threads` cores.
+
+    A job that shares the machine gets as many library threads as it was given cores:
+    libraries otherwise start one thread per core in every job, and two such jobs on a
+    2-core machine spin against each other (measured: the same notebook 5x slower). An
+    exclusive job has the machine to itself and keeps the libraries' defaults.
+    """
+    if exclusive:
+        return {}
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+@contextlib.contextmanager
+def environment_set(variables: dict[str, str]) -> Iterator[None]:
+    """Set `variables` in os.environ (a kernel started meanwhile inherits them), then
+    restore what was there."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def execute_run(
+    run: Run, reports_dir: str | Path, notebooks_dir: str | Path, threads: int | None = None
+) -> dict[str, Any]:
     """Run one planned run with `runner.run_notebook` (the code of `genobench run`).
+
+    The notebook's kernel is held to `threads` cores (the job's, as Snakemake gave them;
+    `run.threads` when None) unless the run is exclusive (`thread_limits`).
 
     A notebook that fails, or a run refused before it starts (an unknown parameter
     in the file or the sweep), is recorded as a failed attempt; nothing is raised,
@@ -70,16 +115,18 @@ def execute_run(run: Run, reports_dir: str | Path, notebooks_dir: str | Path) ->
         py_path = runner.notebook_path(run.notebook_file, notebooks_dir)
         nb = runner.to_notebook(py_path)
         overrides = sweep_overrides(run.sweep, runner.notebook_parameters(nb)) if run.sweep else {}
-        record = runner.run_notebook(
-            str(py_path),
-            run.params_file,
-            overrides,
-            name=run.name,
-            reports_dir=reports_dir,
-            notebooks_dir=notebooks_dir,
-            nb=nb,
-            extra=run_extra(run),
-        )
+        limits = thread_limits(threads or run.threads, bool(run.declared.get("exclusive")))
+        with environment_set(limits):
+            record = runner.run_notebook(
+                str(py_path),
+                run.params_file,
+                overrides,
+                name=run.name,
+                reports_dir=reports_dir,
+                notebooks_dir=notebooks_dir,
+                nb=nb,
+                extra=run_extra(run),
+            )
     except runner.RunConfigError as exc:
         record = runner.record_failure(
             run.notebook,

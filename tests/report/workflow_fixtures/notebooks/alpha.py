@@ -2,7 +2,7 @@
 # # Alpha: a tiny notebook for the workflow tests
 # It records `value` as its headline metric, or fails when `fail` is set, or
 # kills the process running it (as a cluster would, out of time) when `die` is set,
-# or waits `sleep_s` seconds first.
+# or waits `sleep_s` seconds first. It prints the thread cap its kernel was given.
 
 # %% tags=["parameters"]
 value = 1
@@ -27,3 +27,4 @@ if die:  # the kernel's parent is the job (papermill runs in the job's process)
 time.sleep(sleep_s)
 out.headline("value", float(value) * scale)
 print(f"alpha: value = {value}")
+print(f"alpha: OMP_NUM_THREADS = {os.environ.get('OMP_NUM_THREADS')}")

@@ -153,6 +153,8 @@ def test_heads_train_step_and_decode(head):
         assert model.head.crf.duration_bias.grad is not None
     if head == "semicrf_uniform":
         assert not model.head.crf.duration_bias.requires_grad
+    if head in ("semicrf", "semicrf_uniform"):
+        assert model.head.crf.max_duration == 6 and model.head.crf.backend == "reference"
 
 
 @pytest.fixture(scope="module")

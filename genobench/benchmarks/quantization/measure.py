@@ -223,11 +223,12 @@ def run_mode(
             nvml,
             resolve_dtype(dtype, device),
         )
-    except _ForwardFailed as exc:
-        return _skip(mode, exc.reason)
     except (RuntimeError, NotImplementedError, ValueError) as exc:
         if mode == STANDARD:
             raise
+        if not isinstance(exc, ValueError) and from_bitsandbytes(exc):
+            # bitsandbytes' refusal to run this mode here: skipped, with its reason
+            return _skip(mode, f"forward failed: {type(exc).__name__}: {exc}")
         return _skip(mode, f"{type(exc).__name__}: {exc}", FAILED)
     finally:
         del model
@@ -241,56 +242,6 @@ def failure_rows(results: dict[str, ModeResult]) -> list[dict[str, Any]]:
         for mode, r in results.items()
         if r.status == FAILED
     ]
-
-
-class _ForwardFailed(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-@torch.inference_mode()
-def _measure(
-    model,
-    mode,
-    batches,
-    fidelity_batches,
-    device,
-    reference,
-    warmup_batches,
-    timed_repeats,
-    power_interval_ms,
-    progress,
-    memory,
-    load_s,
-    nvml,
-    dtype,
-) -> ModeResult:
-    footprint = model_footprint_bytes(model)
-    try:
-        for batch in batches[:warmup_batches]:
-            embed_batch(model, batch, device)
-        return _profile_and_analyse(
-            model,
-            mode,
-            batches,
-            fidelity_batches,
-            device,
-            reference,
-            warmup_batches,
-            timed_repeats,
-            power_interval_ms,
-            progress,
-            memory,
-            load_s,
-            nvml,
-            dtype,
-            footprint,
-        )
-    except (RuntimeError, NotImplementedError) as exc:
-        if mode == STANDARD or not from_bitsandbytes(exc):
-            raise
-        raise _ForwardFailed(f"forward failed: {type(exc).__name__}: {exc}") from exc
 
 
 def timing_columns(
@@ -340,7 +291,8 @@ def _timed_passes(model, mode, batches, device, repeats, progress):
     return repeat_times, embeddings
 
 
-def _profile_and_analyse(
+@torch.inference_mode()
+def _measure(
     model,
     mode,
     batches,
@@ -355,8 +307,10 @@ def _profile_and_analyse(
     load_s,
     nvml,
     dtype,
-    footprint,
 ) -> ModeResult:
+    footprint = model_footprint_bytes(model)
+    for batch in batches[:warmup_batches]:
+        embed_batch(model, batch, device)
     monitor = PowerMonitor(device, power_interval_ms, nvml=nvml)
     with monitor:
         repeat_times, embeddings = _timed_passes(

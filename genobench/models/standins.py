@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from genobench.models.build import dna_tokenizer, save_checkpoint, train_steps
+from genobench.models.build import Schedule, dna_tokenizer, save_checkpoint, train_steps
 from genobench.paths import cache_dir
 from genobench.report.results import atomic_write_json
 
@@ -220,31 +219,22 @@ def train_standin(
             batch["attention_mask"] = attention
         return batch
 
-    started = time.perf_counter()
-    losses, _ = train_steps(
+    schedule = Schedule(s["steps"], s["lr"], s["warmup"], lr_floor=0.05, betas=(0.9, 0.98))
+    log = train_steps(
         model,
         next_batch,
-        s["steps"],
-        s["lr"],
-        s["warmup"],
-        lr_floor=0.05,
-        betas=(0.9, 0.98),
-        num_threads=s["num_threads"],
+        schedule,
+        s["num_threads"],
         progress=progress,
         desc=f"train {family} stand-in",
     )
-    seconds = time.perf_counter() - started
     path = Path(path)
     save_checkpoint(model, tokenizer, path)
     record = {
         "family": family,
         "seed": seed,
         "settings": s,
-        "n_parameters": int(sum(p.numel() for p in model.parameters())),
-        "train_seconds": round(seconds, 2),
-        "loss_first": losses[0] if losses else None,
-        "loss_last20_mean": float(np.mean(losses[-20:])) if losses else None,
-        "loss_curve": [round(v, 4) for v in losses[::10]],
+        **log.summary(model, last=20),
         "torch": torch.__version__,
     }
     atomic_write_json(record, path / TRAINING_FILE)  # written last: marks the build done

@@ -211,42 +211,6 @@ def build_model(
     )
 
 
-def fit(
-    name: str,
-    data: GeneStructureData,
-    config: TrainConfig,
-    checkpoint_dir: str | Path,
-    model_kwargs: dict[str, Any],
-    resume: bool = True,
-    log=print,
-) -> tuple[SegmentationModel, TrainResult, dict]:
-    """Build and train one model; return it with its best weights loaded, and timings."""
-    model = build_model(
-        name, data.config.num_classes, config.features, seed=config.seed, **model_kwargs
-    )
-    spec = {"data": data.config.key(), **model_kwargs}
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = train_model(
-        name,
-        model,
-        data["train"],
-        data["val"],
-        config,
-        checkpoint_dir,
-        data.config.num_classes,
-        resume=resume,
-        spec=spec,
-        log=log,
-    )
-    timings = {
-        "train_wall_s": time.perf_counter() - wall,
-        "train_cpu_s": time.process_time() - cpu,
-        "train_s_total": result.train_seconds,
-    }
-    load_best(model, result, config.device)
-    return model, result, timings
-
-
 def train_models(
     models: Sequence[str],
     data: GeneStructureData,
@@ -256,15 +220,36 @@ def train_models(
     resume: bool = True,
     log=print,
 ) -> tuple[dict[str, SegmentationModel], dict[str, TrainResult], dict[str, dict]]:
-    """`fit` every model in turn -> (models with their best weights, training results,
-    timings with the parameter count and the best epoch)."""
+    """Build and train every model in turn -> (models with their best weights loaded,
+    training results, timings with the parameter count and the best epoch)."""
     trained, results, timings = {}, {}, {}
+    spec = {"data": data.config.key(), **model_kwargs}
     for name in models:
-        trained[name], results[name], timings[name] = fit(
-            name, data, config, checkpoint_dir, model_kwargs, resume=resume, log=log
+        model = build_model(
+            name, data.config.num_classes, config.features, seed=config.seed, **model_kwargs
         )
-        timings[name]["parameters"] = sum(p.numel() for p in trained[name].parameters())
-        timings[name]["best_epoch"] = results[name].best_epoch
+        clock = Stopwatch()
+        result = train_model(
+            name,
+            model,
+            data["train"],
+            data["val"],
+            config,
+            checkpoint_dir,
+            data.config.num_classes,
+            resume=resume,
+            spec=spec,
+            log=log,
+        )
+        timings[name] = {
+            "train_wall_s": clock.wall_s(),
+            "train_cpu_s": clock.cpu_s(),
+            "train_s_total": result.train_seconds,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "best_epoch": result.best_epoch,
+        }
+        load_best(model, result, config.device)
+        trained[name], results[name] = model, result
     return trained, results, timings
 
 

@@ -92,65 +92,42 @@ def _model(family: str, vocab: int, pad_id: int, mask_id: int, s: dict[str, Any]
         MistralForCausalLM,
     )
 
-    h, layers, heads = s["hidden_size"], s["num_layers"], s["num_heads"]
+    h, heads = s["hidden_size"], s["num_heads"]
     positions = s["seq_len"] + 8
+    # every family's size and padding; the transformers' attention shape; causal LMs' no BOS/EOS
+    shared = dict(
+        vocab_size=vocab, hidden_size=h, num_hidden_layers=s["num_layers"], pad_token_id=pad_id
+    )
+    attention = dict(num_attention_heads=heads, intermediate_size=4 * h)
     if family == "bert":
-        return BertForMaskedLM(
-            BertConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                num_attention_heads=heads,
-                intermediate_size=4 * h,
-                max_position_embeddings=positions,
-                pad_token_id=pad_id,
-            )
-        )
+        return BertForMaskedLM(BertConfig(**shared, **attention, max_position_embeddings=positions))
     if family == "nt":
         return EsmForMaskedLM(
             EsmConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                num_attention_heads=heads,
-                intermediate_size=4 * h,
+                **shared,
+                **attention,
                 max_position_embeddings=positions,
                 position_embedding_type="rotary",
-                pad_token_id=pad_id,
                 mask_token_id=mask_id,
                 token_dropout=False,
                 emb_layer_norm_before=False,
             )
         )
+    causal = dict(bos_token_id=None, eos_token_id=None)
     if family == "mistral":
         return MistralForCausalLM(
             MistralConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                num_attention_heads=heads,
+                **shared,
+                **attention,
+                **causal,
                 num_key_value_heads=heads,
-                intermediate_size=4 * h,
                 max_position_embeddings=max(2048, positions),
                 sliding_window=None,
-                pad_token_id=pad_id,
-                bos_token_id=None,
-                eos_token_id=None,
             )
         )
     if family == "mamba":
         return MambaForCausalLM(
-            MambaConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                state_size=s["state_size"],
-                expand=2,
-                pad_token_id=pad_id,
-                bos_token_id=None,
-                eos_token_id=None,
-                use_mambapy=False,
-            )
+            MambaConfig(**shared, **causal, state_size=s["state_size"], expand=2, use_mambapy=False)
         )
     raise ValueError(f"unknown stand-in family {family!r}; choose from {', '.join(FAMILIES)}")
 

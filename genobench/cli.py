@@ -43,26 +43,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
     from genobench.report.workflow.driver import ReportOptions, report
 
-    return report(
-        ReportOptions(
-            params_sets=args.params,
-            only=args.only or [],
-            reports_dir=args.reports_dir,
-            notebooks_dir=args.notebooks_dir,
-            params_dir=args.params_dir,
-            renderer=args.renderer,
-            quarto_config=args.quarto_config,
-            cores=args.cores,
-            jobs=args.jobs,
-            profile=args.profile,
-            executor=args.executor,
-            dry_run=args.dry_run,
-            force=args.force,
-            snakemake_args=args.snakemake_args,
-        )
-    )
+    # the report subparser's destinations are ReportOptions' field names
+    return report(ReportOptions(**{f.name: getattr(args, f.name) for f in fields(ReportOptions)}))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -163,12 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--params",
+        dest="params_sets",
         nargs="+",
         default=["cpu"],
         metavar="SET",
         help="params file name(s) under params/<notebook>/: cpu (default), gpu, smoke",
     )
-    report.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks")
+    report.add_argument(
+        "--only", nargs="+", default=[], metavar="NOTEBOOK", help="run only these notebooks"
+    )
     report.add_argument(
         "-n",
         "--dry-run",

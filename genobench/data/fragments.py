@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genobench.data.csvfile import read_csv_columns
 from genobench.data.errors import InputError
 from genobench.data.fasta import read_fasta
 
@@ -35,19 +36,7 @@ def load_fragments(path: str | Path) -> pd.DataFrame:
             f"{path}: no such file. Pass the path of a CSV with columns "
             f"{', '.join(REQUIRED_COLUMNS)}."
         )
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(
-            f"{path}: the file is empty. It needs a header row with columns "
-            f"{', '.join(REQUIRED_COLUMNS)} and one row per fragment."
-        ) from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: "
-            f"{', '.join(df.columns)}). Add them to the header row."
-        )
+    df = read_csv_columns(path, REQUIRED_COLUMNS, rows=" and one row per fragment")
     if df.empty:
         raise InputError(f"{path}: the table has a header but no rows. Add one row per fragment.")
     for column in ("genome_id", "fragment_id"):
@@ -187,13 +176,7 @@ def read_genome_map(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file. Pass a CSV with columns file, genome_id.")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in ("file", "genome_id") if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: "
-            f"{', '.join(table.columns)}). The mapping needs file, genome_id."
-        )
+    table = read_csv_columns(path, ("file", "genome_id"), fix="The mapping needs file, genome_id.")
     dup = table["file"].duplicated()
     if dup.any():
         raise InputError(

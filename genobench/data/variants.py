@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genobench.data.csvfile import read_csv_columns
 from genobench.data.errors import InputError
 from genobench.data.fasta import open_text
 
@@ -65,20 +66,7 @@ def _read_vcf(path: Path) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(
-            f"{path}: the file is empty. It needs a header row with columns "
-            f"{', '.join(VARIANT_COLUMNS)}."
-        ) from None
-    df.columns = [c.strip().lower() for c in df.columns]
-    missing = [c for c in VARIANT_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: "
-            f"{', '.join(df.columns)}). Add them to the header row."
-        )
+    df = read_csv_columns(path, VARIANT_COLUMNS, normalize_header=True)
     df["file_line"] = np.arange(len(df)) + 2  # 1-based file line, after the header
     return df
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -86,41 +89,75 @@ def cosine_lr(step: int, steps: int, lr: float, warmup: int, floor: float) -> fl
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """`steps` AdamW steps: linear warm-up over `warmup` steps to `lr`, then cosine decay to
+    `lr_floor * lr`."""
+
+    steps: int
+    lr: float
+    warmup: int
+    lr_floor: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+
+
+@dataclass
+class TrainLog:
+    """What `train_steps` did: the loss of every step, whether `max_seconds` stopped it, and
+    how long it took."""
+
+    losses: list[float]
+    stopped_by_time: bool
+    seconds: float
+
+    def summary(self, model, last: int) -> dict[str, Any]:
+        """The record's training columns: parameters, seconds, first loss, mean of the
+        `last` losses and every 10th loss."""
+        losses = self.losses
+        return {
+            "n_parameters": int(sum(p.numel() for p in model.parameters())),
+            "train_seconds": round(self.seconds, 2),
+            "loss_first": losses[0] if losses else None,
+            f"loss_last{last}_mean": float(np.mean(losses[-last:])) if losses else None,
+            "loss_curve": [round(v, 4) for v in losses[::10]],
+        }
+
+
 def train_steps(
     model,
     next_batch: Callable[[int], dict],
-    steps: int,
-    lr: float,
-    warmup: int,
-    lr_floor: float = 0.1,
-    betas: tuple[float, float] = (0.9, 0.95),
+    schedule: Schedule,
     num_threads: int = 1,
     max_seconds: float | None = None,
     progress: bool = False,
     desc: str = "train",
-) -> tuple[list[float], bool]:
-    """Train `model` for `steps` AdamW steps on `next_batch(step)` (model keyword arguments
-    with labels) -> (losses, stopped_by_time).
+) -> TrainLog:
+    """Train `model` on `next_batch(step)` (model keyword arguments with labels) with
+    `schedule`, the one training loop of every checkpoint genobench trains.
 
     Gradients are clipped at norm 1; torch uses `num_threads` CPU threads meanwhile (the
     result can depend on the thread count). `max_seconds` stops early (reported).
     """
     from tqdm.auto import tqdm
 
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=schedule.lr, betas=schedule.betas, weight_decay=0.01
+    )
     old_threads = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     losses, stopped = [], False
     started = time.perf_counter()
     try:
         model.train()
-        bar = tqdm(range(steps), desc=desc, disable=not progress)
+        bar = tqdm(range(schedule.steps), desc=desc, disable=not progress)
         for step in bar:
             if max_seconds is not None and time.perf_counter() - started > max_seconds:
                 stopped = True
                 break
             for group in opt.param_groups:
-                group["lr"] = cosine_lr(step, steps, lr, warmup, lr_floor)
+                group["lr"] = cosine_lr(
+                    step, schedule.steps, schedule.lr, schedule.warmup, schedule.lr_floor
+                )
             loss = model(**next_batch(step)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -131,7 +168,7 @@ def train_steps(
     finally:
         torch.set_num_threads(old_threads)
         model.eval()
-    return losses, stopped
+    return TrainLog(losses, stopped, time.perf_counter() - started)
 
 
 def save_checkpoint(model, tokenizer, path: str | Path) -> None:

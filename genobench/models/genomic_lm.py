@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from genobench.data.metagenome import genome_chains, metagenome_csv
-from genobench.models.build import dna_tokenizer, save_checkpoint, train_steps
+from genobench.models.build import Schedule, dna_tokenizer, save_checkpoint, train_steps
 from genobench.report.results import atomic_write_json
 
 TRAINING_FILE = "training.json"
@@ -237,21 +237,13 @@ def build_genomic_lm(
         x = _windows(ids, cfg["seq_len"], cfg["batch_size"], batch_rng)
         return {"input_ids": x, "labels": x}
 
-    train_started = time.perf_counter()
-    losses, stopped_by_time = train_steps(
-        model,
-        next_batch,
-        cfg["max_steps"],
-        cfg["lr"],
-        cfg["warmup_steps"],
-        lr_floor=0.1,
-        betas=(0.9, 0.95),
-        num_threads=num_threads,
-        max_seconds=max_seconds,
-        progress=progress,
-        desc="train genomic LM",
+    schedule = Schedule(
+        cfg["max_steps"], cfg["lr"], cfg["warmup_steps"], lr_floor=0.1, betas=(0.9, 0.95)
     )
-    train_seconds = time.perf_counter() - train_started
+    log = train_steps(
+        model, next_batch, schedule, num_threads, max_seconds, progress, desc="train genomic LM"
+    )
+    losses, stopped_by_time = log.losses, log.stopped_by_time
     old_threads = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
@@ -275,16 +267,12 @@ def build_genomic_lm(
         "max_steps": cfg["max_steps"],
         "stopped_by_time": stopped_by_time,
         "max_seconds": max_seconds,
-        "train_seconds": round(train_seconds, 2),
         "num_threads": num_threads,
-        "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "tokenizer": cfg["tokenizer"],
         "vocab": len(tokenizer),
         "n_train_fragments": len(train_df),
         "n_heldout_fragments": len(held_df),
-        "loss_first": losses[0] if losses else None,
-        "loss_last10_mean": float(np.mean(losses[-10:])) if losses else None,
-        "loss_curve": [round(v, 4) for v in losses[::10]],
+        **log.summary(model, last=10),
         "heldout_bits_per_base": bits,
         "uniform_bits_per_base": 2.0,
         "oracle_bits_per_base": oracle,

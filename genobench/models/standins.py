@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from genobench.models.build import dna_tokenizer, save_checkpoint, train_steps
+from genobench.models.build import Schedule, dna_tokenizer, save_checkpoint, train_steps
 from genobench.paths import cache_dir
 from genobench.report.results import atomic_write_json
 
@@ -93,65 +92,42 @@ def _model(family: str, vocab: int, pad_id: int, mask_id: int, s: dict[str, Any]
         MistralForCausalLM,
     )
 
-    h, layers, heads = s["hidden_size"], s["num_layers"], s["num_heads"]
+    h, heads = s["hidden_size"], s["num_heads"]
     positions = s["seq_len"] + 8
+    # every family's size and padding; the transformers' attention shape; causal LMs' no BOS/EOS
+    shared = dict(
+        vocab_size=vocab, hidden_size=h, num_hidden_layers=s["num_layers"], pad_token_id=pad_id
+    )
+    attention = dict(num_attention_heads=heads, intermediate_size=4 * h)
     if family == "bert":
-        return BertForMaskedLM(
-            BertConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                num_attention_heads=heads,
-                intermediate_size=4 * h,
-                max_position_embeddings=positions,
-                pad_token_id=pad_id,
-            )
-        )
+        return BertForMaskedLM(BertConfig(**shared, **attention, max_position_embeddings=positions))
     if family == "nt":
         return EsmForMaskedLM(
             EsmConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                num_attention_heads=heads,
-                intermediate_size=4 * h,
+                **shared,
+                **attention,
                 max_position_embeddings=positions,
                 position_embedding_type="rotary",
-                pad_token_id=pad_id,
                 mask_token_id=mask_id,
                 token_dropout=False,
                 emb_layer_norm_before=False,
             )
         )
+    causal = dict(bos_token_id=None, eos_token_id=None)
     if family == "mistral":
         return MistralForCausalLM(
             MistralConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                num_attention_heads=heads,
+                **shared,
+                **attention,
+                **causal,
                 num_key_value_heads=heads,
-                intermediate_size=4 * h,
                 max_position_embeddings=max(2048, positions),
                 sliding_window=None,
-                pad_token_id=pad_id,
-                bos_token_id=None,
-                eos_token_id=None,
             )
         )
     if family == "mamba":
         return MambaForCausalLM(
-            MambaConfig(
-                vocab_size=vocab,
-                hidden_size=h,
-                num_hidden_layers=layers,
-                state_size=s["state_size"],
-                expand=2,
-                pad_token_id=pad_id,
-                bos_token_id=None,
-                eos_token_id=None,
-                use_mambapy=False,
-            )
+            MambaConfig(**shared, **causal, state_size=s["state_size"], expand=2, use_mambapy=False)
         )
     raise ValueError(f"unknown stand-in family {family!r}; choose from {', '.join(FAMILIES)}")
 
@@ -220,31 +196,22 @@ def train_standin(
             batch["attention_mask"] = attention
         return batch
 
-    started = time.perf_counter()
-    losses, _ = train_steps(
+    schedule = Schedule(s["steps"], s["lr"], s["warmup"], lr_floor=0.05, betas=(0.9, 0.98))
+    log = train_steps(
         model,
         next_batch,
-        s["steps"],
-        s["lr"],
-        s["warmup"],
-        lr_floor=0.05,
-        betas=(0.9, 0.98),
-        num_threads=s["num_threads"],
+        schedule,
+        s["num_threads"],
         progress=progress,
         desc=f"train {family} stand-in",
     )
-    seconds = time.perf_counter() - started
     path = Path(path)
     save_checkpoint(model, tokenizer, path)
     record = {
         "family": family,
         "seed": seed,
         "settings": s,
-        "n_parameters": int(sum(p.numel() for p in model.parameters())),
-        "train_seconds": round(seconds, 2),
-        "loss_first": losses[0] if losses else None,
-        "loss_last20_mean": float(np.mean(losses[-20:])) if losses else None,
-        "loss_curve": [round(v, 4) for v in losses[::10]],
+        **log.summary(model, last=20),
         "torch": torch.__version__,
     }
     atomic_write_json(record, path / TRAINING_FILE)  # written last: marks the build done

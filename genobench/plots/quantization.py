@@ -12,6 +12,16 @@ def _measured(df):
     return df[df["status"] == "ok"] if "status" in df.columns else df
 
 
+def _pass_range(df, column: str) -> dict:
+    """Error bars from `column`'s median to its min and max over the timed passes."""
+    return dict(
+        type="data",
+        symmetric=False,
+        array=df[f"{column}_max"] - df[column],
+        arrayminus=df[column] - df[f"{column}_min"],
+    )
+
+
 def throughput_comparison(performance) -> go.Figure:
     """Tokens/s per mode, the median timed pass with the range over the passes (left), and
     batch latency, median with the p90 marked (right)."""
@@ -24,12 +34,7 @@ def throughput_comparison(performance) -> go.Figure:
             x=df["mode"],
             y=df["tokens_per_s"],
             name="tokens/s",
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=df["tokens_per_s_max"] - df["tokens_per_s"],
-                arrayminus=df["tokens_per_s"] - df["tokens_per_s_min"],
-            ),
+            error_y=_pass_range(df, "tokens_per_s"),
             text=[f"{v:,.0f}" for v in df["tokens_per_s"]],
             customdata=df["seqs_per_s"],
             hovertemplate="%{x}: %{y:,.0f} tokens/s, %{customdata:.1f} seqs/s",
@@ -106,12 +111,7 @@ def pareto_tradeoff(summary) -> go.Figure:
             text=df["mode"],
             textposition="top center",
             name="modes (tokens/s)",
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=df["tokens_per_s_max"] - df["tokens_per_s"],
-                arrayminus=df["tokens_per_s"] - df["tokens_per_s_min"],
-            ),
+            error_y=_pass_range(df, "tokens_per_s"),
             marker=dict(
                 size=12,
                 color=df.get("kl_mean"),

@@ -13,9 +13,10 @@ from genobench.metrics.segmentation import histogram
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
 
-def _step(edges: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A histogram as a step line over the bin edges (x = edges, y repeated for the last)."""
-    return edges.astype(float), np.append(probs, probs[-1])
+def _step_line(edges: np.ndarray, probs: np.ndarray, **style) -> go.Scatter:
+    """A histogram as a step line over the bin edges (y repeated for the last edge)."""
+    x, y = edges.astype(float), np.append(probs, probs[-1])
+    return go.Scatter(x=x, y=y, line_shape="hv", mode="lines", **style)
 
 
 def duration_comparison(
@@ -47,14 +48,11 @@ def duration_comparison(
     )
     for r, _name in enumerate(class_names, start=1):
         truth = histogram(true_runs[r - 1], edges, smoothing)
-        tx, ty = _step(edges, truth)
         fig.add_trace(
-            go.Scatter(
-                x=tx,
-                y=ty,
-                line_shape="hv",
+            _step_line(
+                edges,
+                truth,
                 fill="tozeroy",
-                mode="lines",
                 line=dict(color="black"),
                 name="true runs (test)",
                 legendgroup="truth",
@@ -64,13 +62,10 @@ def duration_comparison(
             col=1,
         )
         if law_samples is not None and len(law_samples.get(r - 1, [])):
-            lx, ly = _step(edges, histogram(law_samples[r - 1], edges))
             fig.add_trace(
-                go.Scatter(
-                    x=lx,
-                    y=ly,
-                    line_shape="hv",
-                    mode="lines",
+                _step_line(
+                    edges,
+                    histogram(law_samples[r - 1], edges),
                     line=dict(color="grey", dash="dot"),
                     name="duration law (samples)",
                     legendgroup="law",
@@ -80,15 +75,13 @@ def duration_comparison(
                 col=1,
             )
         for m, model in enumerate(models, start=2):
-            px, py = _step(edges, histogram(pred_runs[model][r - 1], edges, smoothing))
+            predicted = histogram(pred_runs[model][r - 1], edges, smoothing)
             color = PALETTE[(m - 2) % len(PALETTE)]
             fig.add_trace(
-                go.Scatter(
-                    x=px,
-                    y=py,
-                    line_shape="hv",
+                _step_line(
+                    edges,
+                    predicted,
                     fill="tozeroy",
-                    mode="lines",
                     line=dict(color=color),
                     name=model,
                     legendgroup=model,
@@ -98,11 +91,9 @@ def duration_comparison(
                 col=m,
             )
             fig.add_trace(
-                go.Scatter(
-                    x=tx,
-                    y=ty,
-                    line_shape="hv",
-                    mode="lines",
+                _step_line(
+                    edges,
+                    truth,
                     line=dict(color="black", dash="dash", width=1),
                     showlegend=False,
                     hoverinfo="skip",

@@ -59,29 +59,23 @@ def _push(ring_ptr, trans, alpha, cum_t, t, offs_c, cmask, K: tl.constexpr, C: t
 
 
 @triton.jit
-def _shift_ring(
-    ring_ptr, shift, offs_c, cmask, K: tl.constexpr, C: tl.constexpr, K_BLOCK: tl.constexpr
-):
-    """Subtract ``shift`` from every row of a (K, C) ring."""
-    offs_k = tl.arange(0, K_BLOCK)
-    for k0 in range(0, K, K_BLOCK):
-        rows = k0 + offs_k
-        ptrs = ring_ptr + rows[:, None] * C + offs_c[None, :]
-        mask = (rows[:, None] < K) & cmask[None, :]
-        tl.store(ptrs, tl.load(ptrs, mask=mask, other=NEG) - shift, mask=mask)
-    tl.debug_barrier()
-
-
-@triton.jit
 def _copy_ring(
-    src_ptr, dst_ptr, offs_c, cmask, K: tl.constexpr, C: tl.constexpr, K_BLOCK: tl.constexpr
+    src_ptr,
+    dst_ptr,
+    shift,
+    offs_c,
+    cmask,
+    K: tl.constexpr,
+    C: tl.constexpr,
+    K_BLOCK: tl.constexpr,
 ):
+    """dst = src - ``shift`` for every row of a (K, C) ring (src may be dst: a shift in place)."""
     offs_k = tl.arange(0, K_BLOCK)
     for k0 in range(0, K, K_BLOCK):
         rows = k0 + offs_k
         offs = rows[:, None] * C + offs_c[None, :]
         mask = (rows[:, None] < K) & cmask[None, :]
-        tl.store(dst_ptr + offs, tl.load(src_ptr + offs, mask=mask, other=NEG), mask=mask)
+        tl.store(dst_ptr + offs, tl.load(src_ptr + offs, mask=mask, other=NEG) - shift, mask=mask)
     tl.debug_barrier()
 
 
@@ -127,12 +121,11 @@ def _forward_kernel(
             if t % S == 0:
                 shift = tl.max(alpha, axis=0)
                 alpha -= shift
-                _shift_ring(ring_b, shift, offs_c, cmask, K, C, K_BLOCK)
+                _copy_ring(ring_b, ring_b, shift, offs_c, cmask, K, C, K_BLOCK)
                 norm += shift.to(tl.float64)
                 j = t // S
-                _copy_ring(
-                    ring_b, ck_ring_ptr + (b * N_CK + j) * K * C, offs_c, cmask, K, C, K_BLOCK
-                )
+                ck_ring_j = ck_ring_ptr + (b * N_CK + j) * K * C
+                _copy_ring(ring_b, ck_ring_j, 0.0, offs_c, cmask, K, C, K_BLOCK)
                 tl.store(ck_alpha_ptr + (b * N_CK + j) * C + offs_c, alpha, mask=cmask)
                 tl.store(ck_norm_ptr + b * N_CK + j + tl.arange(0, 1), norm)
     top = tl.max(alpha, axis=0)
@@ -190,7 +183,8 @@ def _backward_kernel(
             first = j * S
             last = tl.minimum(first + S - 1, length)
             # recompute this interval's forward messages from its checkpoint
-            _copy_ring(ck_ring_ptr + (b * N_CK + j) * K * C, ring_b, offs_c, cmask, K, C, K_BLOCK)
+            ck_ring_j = ck_ring_ptr + (b * N_CK + j) * K * C
+            _copy_ring(ck_ring_j, ring_b, 0.0, offs_c, cmask, K, C, K_BLOCK)
             alpha = tl.load(ck_alpha_ptr + (b * N_CK + j) * C + offs_c, mask=cmask, other=NEG)
             tl.store(
                 seg_w_b + offs_c,
@@ -218,7 +212,7 @@ def _backward_kernel(
                 shift = tl.max(
                     tl.load(beta_b + ((last + 1) % K) * C + offs_c, mask=cmask, other=NEG), axis=0
                 )
-                _shift_ring(beta_b, shift, offs_c, cmask, K, C, K_BLOCK)
+                _copy_ring(beta_b, beta_b, shift, offs_c, cmask, K, C, K_BLOCK)
                 beta_norm += shift.to(tl.float64)
             offset_64 = tl.load(ck_norm_ptr + b * N_CK + j + tl.arange(0, 1)) + beta_norm - log_z
             offset = tl.sum(offset_64, axis=0).to(trans.dtype)
@@ -285,8 +279,16 @@ def _backward_kernel(
                     tl.debug_barrier()
 
 
-def _blocks(num_dur: int, num_classes: int) -> tuple[int, int]:
-    return min(triton.next_power_of_2(num_dur), 64), max(triton.next_power_of_2(num_classes), 2)
+def _sizes(max_len: int, interval: int, num_dur: int, num_classes: int) -> dict[str, int]:
+    """The compile-time sizes both kernels take: loop bound, interval, K, C and their blocks."""
+    return dict(
+        T_LOOP=triton.next_power_of_2(max_len),
+        S=interval,
+        K=num_dur,
+        C=num_classes,
+        K_BLOCK=min(triton.next_power_of_2(num_dur), 64),
+        C_BLOCK=max(triton.next_power_of_2(num_classes), 2),
+    )
 
 
 class TritonLogPartition(torch.autograd.Function):
@@ -311,25 +313,9 @@ class TritonLogPartition(torch.autograd.Function):
         ck_alpha = torch.full((batch, n_ck, num_classes), NEG, dtype=dtype, device=cum.device)
         ck_norm = torch.zeros((batch, n_ck), dtype=torch.float64, device=cum.device)
         log_z = torch.empty(batch, dtype=torch.float64, device=cum.device)
-        k_block, c_block = _blocks(num_dur, num_classes)
+        max_len, sizes = t_plus_1 - 1, _sizes(t_plus_1 - 1, interval, num_dur, num_classes)
         _forward_kernel[(batch,)](
-            cum,
-            trans,
-            dur,
-            lens,
-            ring,
-            ck_ring,
-            ck_alpha,
-            ck_norm,
-            log_z,
-            t_plus_1 - 1,
-            n_ck,
-            T_LOOP=triton.next_power_of_2(t_plus_1 - 1),
-            S=interval,
-            K=num_dur,
-            C=num_classes,
-            K_BLOCK=k_block,
-            C_BLOCK=c_block,
+            cum, trans, dur, lens, ring, ck_ring, ck_alpha, ck_norm, log_z, max_len, n_ck, **sizes
         )
         ctx.save_for_backward(cum, trans, dur, lens, ck_ring, ck_alpha, ck_norm, log_z)
         ctx.interval = interval
@@ -349,7 +335,6 @@ class TritonLogPartition(torch.autograd.Function):
         g_cum = torch.zeros_like(cum)
         g_trans = torch.zeros((batch, num_classes, num_classes), **new)
         g_dur = torch.zeros((batch, num_dur, num_classes), **new)
-        k_block, c_block = _blocks(num_dur, num_classes)
         _backward_kernel[(batch,)](
             cum,
             trans,
@@ -368,12 +353,7 @@ class TritonLogPartition(torch.autograd.Function):
             g_dur,
             t_plus_1 - 1,
             ck_ring.shape[1],
-            T_LOOP=triton.next_power_of_2(t_plus_1 - 1),
-            S=interval,
-            K=num_dur,
-            C=num_classes,
-            K_BLOCK=k_block,
-            C_BLOCK=c_block,
+            **_sizes(t_plus_1 - 1, interval, num_dur, num_classes),
         )
         weight = grad_out.to(cum.dtype)
         grad_cum = (g_cum * weight[:, None, None]).to(ctx.in_dtype)

@@ -172,6 +172,25 @@ def test_kmer_tokenizer_leftovers_and_n():
     ]
 
 
+def test_build_model_passes_its_options_and_warns_about_4bit_on_cpu(recwarn):
+    from genobench.benchmarks.gfm_zeroshot.scorers import QUANT_4BIT, MarkovModel
+
+    big = spec(name="big", needs_4bit=True)
+    model = build_model(big, local_radius=5, reference=GENOME, seed=2)
+    assert isinstance(model, HFModel) and not model.loaded
+    assert (model.device, model.local_radius, model.seed) == ("cpu", 5, 2)
+    assert model.reference is GENOME and model.quant_mode == QUANT_4BIT
+    assert any("big needs 4-bit weights" in str(w.message) for w in recwarn)
+    recwarn.clear()
+    assert build_model(big, load_in_4bit=True).quant_mode == QUANT_4BIT  # asked for: no warning
+    assert build_model(big, device="cuda").quant_mode == QUANT_4BIT
+    assert build_model(big, load_in_4bit=False).quant_mode == "standard"
+    assert not [w for w in recwarn if "4-bit" in str(w.message)]
+    markov = build_model(spec(name="k", family="kmer_markov", needs_4bit=True), seed=4)
+    assert isinstance(markov, MarkovModel) and markov.seed == 4
+    assert not [w for w in recwarn if "4-bit" in str(w.message)]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["planted-bert", "planted-nt", "planted-mistral", "planted-mamba"])
 def test_stand_ins_train_cache_and_load_through_the_wrappers(name):

@@ -237,9 +237,23 @@ def test_a_mode_that_cannot_run_is_skipped_with_the_reason(setup, reference, mon
     monkeypatch.setattr(measure, "embed_batch", broken)
     r = q.run_mode(path, "4bit_fp4", batches, fid, progress=False)
     assert r.status == "skipped"
+    assert r.reason.startswith("forward failed: NotImplementedError: ")
     assert "no kernel for this device" in r.reason
     assert r.performance == {"mode": "4bit_fp4", "status": "skipped", "reason": r.reason}
     assert q.quality_row(r, reference)["reason"] == r.reason
+
+
+def test_a_mode_whose_forward_fails_otherwise_is_a_failed_row(setup, monkeypatch):
+    path, seqs, tok, batches, fid = setup
+
+    def broken(model, batch, device):
+        raise RuntimeError("shapes do not match")
+
+    monkeypatch.setattr(measure, "embed_batch", broken)
+    r = q.run_mode(path, "8bit", batches, fid, progress=False)
+    assert (r.status, r.reason) == ("failed", "RuntimeError: shapes do not match")
+    with pytest.raises(RuntimeError, match="shapes do not match"):
+        q.run_mode(path, STANDARD, batches, fid, progress=False)
 
 
 def test_pareto_front():

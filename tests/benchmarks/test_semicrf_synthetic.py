@@ -153,6 +153,8 @@ def test_heads_train_step_and_decode(head):
         assert model.head.crf.duration_bias.grad is not None
     if head == "semicrf_uniform":
         assert not model.head.crf.duration_bias.requires_grad
+    if head in ("semicrf", "semicrf_uniform"):
+        assert model.head.crf.max_duration == 6 and model.head.crf.backend == "reference"
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +261,49 @@ def test_log_lines_every_log_every_steps(tmp_path, tiny_data):
     assert len(step_lines) == 3  # 6 steps, one line every 2
     assert [s["step"] for s in result.steps] == [2, 4, 6]
     assert np.isfinite([row["val_loss"] for row in result.history]).all()
+
+
+def test_load_data_builds_the_generator_or_real_gene_config(monkeypatch):
+    from types import SimpleNamespace
+
+    from genobench.benchmarks.semicrf_synthetic import steps
+    from genobench.data.real_gene_structure import RealGeneConfig
+
+    made = []
+
+    def fake_load(config, data_dir):
+        made.append((config, data_dir))
+        return SimpleNamespace(path="here")
+
+    monkeypatch.setattr(steps, "load_or_generate", fake_load)
+    monkeypatch.setattr(steps, "load_or_build", fake_load)
+    monkeypatch.setattr(steps, "real_gene_datasets", lambda config: "datasets")
+    settings = dict(
+        num_train=5,
+        num_val=2,
+        num_test=3,
+        seq_length=40,
+        seed=7,
+        num_classes=5,
+        duration_scale=0.5,
+        mean_introns=2.0,
+        composition_strength=0.7,
+        splice_motifs=False,
+    )
+    lines = []
+    data, datasets, _ = steps.load_data(None, "dir", log=lines.append, **settings)
+    assert made[-1] == (GeneStructureConfig(**settings), "dir") and datasets is None
+    assert lines[-1].startswith("here: 5/2/3 sequences of 40 bp")
+    real = {"genome": "kutzneria_kk037166", "bin_size": 9}
+    _, datasets, _ = steps.load_data(real, None, log=lines.append, **settings)
+    expected = RealGeneConfig(
+        genome="kutzneria_kk037166",
+        bin_size=9,
+        seq_length=40,
+        num_train=5,
+        num_val=2,
+        num_test=3,
+        seed=7,
+    )
+    assert made[-1] == (expected, None) and datasets == "datasets"
+    assert lines[-1].startswith("here: 5/2/3 sequences of 40 bp")

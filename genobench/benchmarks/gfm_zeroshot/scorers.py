@@ -28,6 +28,7 @@ behaviour differs: `MarkovModel` (no neural network at all).
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,6 +77,7 @@ class GenomicModel:
         self.name = spec.name
         self.device = device
         self.dtype = dtype
+        self.load_in_4bit = load_in_4bit  # as asked: True, False or "auto"
         self.quant_mode = "standard"
         if load_in_4bit is True or (load_in_4bit == "auto" and spec.needs_4bit):
             self.quant_mode = QUANT_4BIT
@@ -371,34 +373,24 @@ def _causal_llr(
     return out
 
 
-def build_model(
-    spec: ModelSpec,
-    device: str = "cpu",
-    dtype: str = "auto",
-    load_in_4bit: bool | str = "auto",
-    local_radius: int = 16,
-    reference: dict[str, str] | None = None,
-    seed: int = 0,
-) -> GenomicModel:
-    """The wrapper of a registry entry (not yet loaded).
+def build_model(spec: ModelSpec, **options: Any) -> GenomicModel:
+    """The wrapper of a registry entry (not yet loaded); `options` are GenomicModel's
+    keyword arguments (device, dtype, load_in_4bit, local_radius, reference, seed).
 
     A `local:<name>` entry with `standin:` settings is trained on `reference` when loaded
     (cached); other `local:` names are genobench.models.local's checkpoints.
     """
-    kwargs = dict(
-        device=device,
-        dtype=dtype,
-        load_in_4bit=load_in_4bit,
-        local_radius=local_radius,
-        reference=reference,
-        seed=seed,
-    )
     if spec.family == "kmer_markov":
-        return MarkovModel(spec, **kwargs)
-    if spec.needs_4bit and not str(device).startswith("cuda") and load_in_4bit == "auto":
+        return MarkovModel(spec, **options)
+    model = HFModel(spec, **options)
+    if (
+        spec.needs_4bit
+        and not str(model.device).startswith("cuda")
+        and model.load_in_4bit == "auto"
+    ):
         warnings.warn(
-            f"{spec.name} needs 4-bit weights to fit a 24 GB GPU; on {device} it is "
+            f"{spec.name} needs 4-bit weights to fit a 24 GB GPU; on {model.device} it is "
             "loaded in 4-bit through bitsandbytes' CPU path",
             stacklevel=2,
         )
-    return HFModel(spec, **kwargs)
+    return model

@@ -207,27 +207,65 @@ def run_mode(
         return _skip(mode, exc.reason)
     load_s = time.perf_counter() - started
     try:
-        return _measure(
-            model,
-            mode,
-            batches,
-            fidelity_batches,
-            device,
-            reference,
-            warmup_batches,
-            timed_repeats,
-            power_interval_ms,
-            progress,
-            memory,
-            load_s,
-            nvml,
-            resolve_dtype(dtype, device),
-        )
-    except _ForwardFailed as exc:
-        return _skip(mode, exc.reason)
+        with torch.inference_mode():
+            dtype_name = str(resolve_dtype(dtype, device)).replace("torch.", "")
+            footprint = model_footprint_bytes(model)
+            for batch in batches[:warmup_batches]:
+                embed_batch(model, batch, device)
+            monitor = PowerMonitor(device, power_interval_ms, nvml=nvml)
+            with monitor:
+                repeat_times, embeddings = _timed_passes(
+                    model, mode, batches, device, timed_repeats, progress
+                )
+            monitor.close()
+            peak = memory.peak()
+            absolute_peak = memory.absolute_peak()
+            # bitsandbytes may change the weights' layout on first use (on CPUs with
+            # AVX512-BF16 it repacks 4-bit weights, dequantizing a double-quantized absmax),
+            # so the footprint is taken both as loaded and as it is after inference
+            footprint_run = model_footprint_bytes(model)
+            power = monitor.result()
+            tokens = sum(b.n_tokens for b in batches)
+            seqs = sum(len(b.index) for b in batches)
+            perf = {
+                "mode": mode,
+                "status": OK,
+                "reason": None,
+                "device": device,
+                "dtype": dtype_name,
+                "n_sequences": seqs,
+                "n_tokens": tokens,
+                "padding_fraction": 1 - tokens / sum(b.n_padded for b in batches),
+                "n_batches": len(batches),
+                "warmup_batches": warmup_batches,
+                **timing_columns(repeat_times, tokens, seqs),
+                # power is sampled over every timed pass
+                "avg_power_W": power.avg_power_W,
+                "energy_J": power.energy_J,
+                **efficiency(tokens * timed_repeats, sum(map(sum, repeat_times)), power),
+                "energy_source": power.energy_source,
+                "power_status": power.status
+                if power.status == "measured"
+                else f"missing: {power.reason}",
+                "power_samples": power.n_samples,
+                "peak_mem_GB": peak / GB,
+                "peak_mem_kind": memory.kind,
+                "process_peak_rss_GB": None if memory.on_gpu else absolute_peak / GB,
+                "footprint_GB": footprint / GB,
+                "footprint_after_run_GB": footprint_run / GB,
+                "footprint_hf_GB": model.get_memory_footprint() / GB
+                if hasattr(model, "get_memory_footprint")
+                else math.nan,
+                "load_s": load_s,
+            }
+            analysis = _analysis_pass(model, mode, fidelity_batches, device, reference, progress)
+        return ModeResult(mode, OK, performance=perf, embeddings=embeddings, **analysis)
     except (RuntimeError, NotImplementedError, ValueError) as exc:
         if mode == STANDARD:
             raise
+        if not isinstance(exc, ValueError) and from_bitsandbytes(exc):
+            # bitsandbytes' refusal to run this mode here: skipped, with its reason
+            return _skip(mode, f"forward failed: {type(exc).__name__}: {exc}")
         return _skip(mode, f"{type(exc).__name__}: {exc}", FAILED)
     finally:
         del model
@@ -241,56 +279,6 @@ def failure_rows(results: dict[str, ModeResult]) -> list[dict[str, Any]]:
         for mode, r in results.items()
         if r.status == FAILED
     ]
-
-
-class _ForwardFailed(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-@torch.inference_mode()
-def _measure(
-    model,
-    mode,
-    batches,
-    fidelity_batches,
-    device,
-    reference,
-    warmup_batches,
-    timed_repeats,
-    power_interval_ms,
-    progress,
-    memory,
-    load_s,
-    nvml,
-    dtype,
-) -> ModeResult:
-    footprint = model_footprint_bytes(model)
-    try:
-        for batch in batches[:warmup_batches]:
-            embed_batch(model, batch, device)
-        return _profile_and_analyse(
-            model,
-            mode,
-            batches,
-            fidelity_batches,
-            device,
-            reference,
-            warmup_batches,
-            timed_repeats,
-            power_interval_ms,
-            progress,
-            memory,
-            load_s,
-            nvml,
-            dtype,
-            footprint,
-        )
-    except (RuntimeError, NotImplementedError) as exc:
-        if mode == STANDARD or not from_bitsandbytes(exc):
-            raise
-        raise _ForwardFailed(f"forward failed: {type(exc).__name__}: {exc}") from exc
 
 
 def timing_columns(
@@ -340,69 +328,10 @@ def _timed_passes(model, mode, batches, device, repeats, progress):
     return repeat_times, embeddings
 
 
-def _profile_and_analyse(
-    model,
-    mode,
-    batches,
-    fidelity_batches,
-    device,
-    reference,
-    warmup_batches,
-    timed_repeats,
-    power_interval_ms,
-    progress,
-    memory,
-    load_s,
-    nvml,
-    dtype,
-    footprint,
-) -> ModeResult:
-    monitor = PowerMonitor(device, power_interval_ms, nvml=nvml)
-    with monitor:
-        repeat_times, embeddings = _timed_passes(
-            model, mode, batches, device, timed_repeats, progress
-        )
-    monitor.close()
-    peak = memory.peak()
-    absolute_peak = memory.absolute_peak()
-    # bitsandbytes may change the weights' layout on first use (on CPUs with AVX512-BF16
-    # it repacks 4-bit weights, dequantizing a double-quantized absmax), so the
-    # footprint is taken both as loaded and as it is after inference
-    footprint_run = model_footprint_bytes(model)
-    power = monitor.result()
-    tokens = sum(b.n_tokens for b in batches)
-    seqs = sum(len(b.index) for b in batches)
-    perf = {
-        "mode": mode,
-        "status": OK,
-        "reason": None,
-        "device": device,
-        "dtype": str(dtype).replace("torch.", ""),
-        "n_sequences": seqs,
-        "n_tokens": tokens,
-        "padding_fraction": 1 - tokens / sum(b.n_padded for b in batches),
-        "n_batches": len(batches),
-        "warmup_batches": warmup_batches,
-        **timing_columns(repeat_times, tokens, seqs),
-        # power is sampled over every timed pass
-        "avg_power_W": power.avg_power_W,
-        "energy_J": power.energy_J,
-        **efficiency(tokens * timed_repeats, sum(map(sum, repeat_times)), power),
-        "energy_source": power.energy_source,
-        "power_status": power.status if power.status == "measured" else f"missing: {power.reason}",
-        "power_samples": power.n_samples,
-        "peak_mem_GB": peak / GB,
-        "peak_mem_kind": memory.kind,
-        "process_peak_rss_GB": None if memory.on_gpu else absolute_peak / GB,
-        "footprint_GB": footprint / GB,
-        "footprint_after_run_GB": footprint_run / GB,
-        "footprint_hf_GB": model.get_memory_footprint() / GB
-        if hasattr(model, "get_memory_footprint")
-        else math.nan,
-        "load_s": load_s,
-    }
-
-    # analysis pass (untimed): per-layer hidden states and next-token distributions
+def _analysis_pass(model, mode, fidelity_batches, device, reference, progress) -> dict[str, Any]:
+    """The untimed analysis pass over the fidelity batches: per-layer pooled embeddings and
+    value statistics, and next-token distributions (kept by the reference, compared with the
+    reference's by every other mode) -> those fields of ModeResult."""
     causal = type(model).__name__.endswith("ForCausalLM")
     pooled_layers, accumulators, logprobs, targets = [], None, [], []
     per_token: dict[str, list[np.ndarray]] = {}
@@ -435,14 +364,10 @@ def _profile_and_analyse(
         )
     else:
         token_metrics = {}
-    return ModeResult(
-        mode=mode,
-        status=OK,
-        performance=perf,
-        embeddings=embeddings,
-        layer_embeddings=layer_emb,
-        layer_stats=[acc.stats() for acc in accumulators or []],
-        logprobs=logprobs if reference is None else None,
-        targets=targets if reference is None else None,
-        token_metrics=token_metrics,
-    )
+    return {
+        "layer_embeddings": layer_emb,
+        "layer_stats": [acc.stats() for acc in accumulators or []],
+        "logprobs": logprobs if reference is None else None,
+        "targets": targets if reference is None else None,
+        "token_metrics": token_metrics,
+    }

@@ -66,21 +66,12 @@ class TorchCRFHead(nn.Module):
 
 
 class SemiCRFHead(nn.Module):
-    """genobench's semi-CRF (`genobench.semicrf.SemiCRF`)."""
+    """genobench's semi-CRF (`genobench.semicrf.SemiCRF`) as a head: per-position loss,
+    labels only from `decode`."""
 
-    def __init__(
-        self,
-        num_classes: int,
-        max_duration: int,
-        learn_duration: bool = True,
-        backend: str = "auto",
-    ):
+    def __init__(self, crf: nn.Module):
         super().__init__()
-        from genobench.semicrf import SemiCRF
-
-        self.crf = SemiCRF(
-            num_classes, max_duration, learn_duration=learn_duration, backend=backend
-        )
+        self.crf = crf
 
     def loss(self, emissions, lengths, labels):
         lengths = lengths.to(emissions.device)
@@ -94,16 +85,17 @@ class SemiCRFHead(nn.Module):
 
 def build_head(name: str, num_classes: int, max_duration: int, backend: str = "auto") -> nn.Module:
     """The head of one of the five benchmark models."""
+    from genobench.semicrf import SemiCRF
+
     if name == "softmax":
         return SoftmaxHead()
     if name == "pytorch-crf":
         return TorchCRFHead(num_classes)
-    if name == "linear":
-        return SemiCRFHead(num_classes, 1, learn_duration=False, backend=backend)
-    if name == "semicrf":
-        return SemiCRFHead(num_classes, max_duration, learn_duration=True, backend=backend)
-    if name == "semicrf_uniform":
-        return SemiCRFHead(num_classes, max_duration, learn_duration=False, backend=backend)
+    if name in ("linear", "semicrf", "semicrf_uniform"):  # linear: K = 1, no duration bias
+        k = 1 if name == "linear" else max_duration
+        return SemiCRFHead(
+            SemiCRF(num_classes, k, learn_duration=name == "semicrf", backend=backend)
+        )
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -111,50 +111,28 @@ def checkpoint_folder(
 def load_data(
     real_genes: Mapping[str, Any] | None,
     data_dir: str | Path | None,
-    num_train: int,
-    num_val: int,
-    num_test: int,
-    seq_length: int,
-    seed: int,
-    num_classes: int,
-    duration_scale: float,
-    mean_introns: float,
-    composition_strength: float,
-    splice_motifs: bool,
     log=print,
+    **settings: Any,
 ) -> tuple[GeneStructureData, pd.DataFrame | None, float]:
-    """The splits (generated, or with `real_genes` cut from a real genome's gene calls),
-    kept under `data_dir` and reused -> (data, the real genome's provenance table or None,
-    seconds taken). The generator's settings do not apply to real genes."""
+    """The splits, kept under `data_dir` and reused -> (data, the real genome's provenance
+    table or None, seconds taken).
+
+    `settings` are the generator's (`GeneStructureConfig`'s fields: num_train, num_val,
+    num_test, seq_length, seed, num_classes, duration_scale, ...). With `real_genes` (the
+    genome and bin size) the splits are cut from a real genome's gene calls instead; of
+    `settings` only those `RealGeneConfig` shares (split sizes, seq_length, seed) apply."""
     start = time.perf_counter()
     if real_genes is None:
-        config = GeneStructureConfig(
-            num_train=num_train,
-            num_val=num_val,
-            num_test=num_test,
-            seq_length=seq_length,
-            num_classes=num_classes,
-            seed=seed,
-            duration_scale=duration_scale,
-            mean_introns=mean_introns,
-            composition_strength=composition_strength,
-            splice_motifs=splice_motifs,
-        )
+        config = GeneStructureConfig(**settings)
         data, datasets = load_or_generate(config, data_dir), None
     else:
-        config = RealGeneConfig(
-            seq_length=seq_length,
-            num_train=num_train,
-            num_val=num_val,
-            num_test=num_test,
-            seed=seed,
-            **real_genes,
-        )
+        shared = {f.name: settings[f.name] for f in fields(RealGeneConfig) if f.name in settings}
+        config = RealGeneConfig(**shared, **real_genes)
         data, datasets = load_or_build(config, data_dir), real_gene_datasets(config)
     seconds = time.perf_counter() - start
     log(
-        f"{data.path}: {num_train}/{num_val}/{num_test} sequences of {seq_length} bp "
-        f"({'loaded' if seconds < 1 else 'generated'} in {seconds:.1f} s)"
+        f"{data.path}: {config.num_train}/{config.num_val}/{config.num_test} sequences of "
+        f"{config.seq_length} bp ({'loaded' if seconds < 1 else 'generated'} in {seconds:.1f} s)"
     )
     return data, datasets, seconds
 
@@ -233,42 +211,6 @@ def build_model(
     )
 
 
-def fit(
-    name: str,
-    data: GeneStructureData,
-    config: TrainConfig,
-    checkpoint_dir: str | Path,
-    model_kwargs: dict[str, Any],
-    resume: bool = True,
-    log=print,
-) -> tuple[SegmentationModel, TrainResult, dict]:
-    """Build and train one model; return it with its best weights loaded, and timings."""
-    model = build_model(
-        name, data.config.num_classes, config.features, seed=config.seed, **model_kwargs
-    )
-    spec = {"data": data.config.key(), **model_kwargs}
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = train_model(
-        name,
-        model,
-        data["train"],
-        data["val"],
-        config,
-        checkpoint_dir,
-        data.config.num_classes,
-        resume=resume,
-        spec=spec,
-        log=log,
-    )
-    timings = {
-        "train_wall_s": time.perf_counter() - wall,
-        "train_cpu_s": time.process_time() - cpu,
-        "train_s_total": result.train_seconds,
-    }
-    load_best(model, result, config.device)
-    return model, result, timings
-
-
 def train_models(
     models: Sequence[str],
     data: GeneStructureData,
@@ -278,15 +220,36 @@ def train_models(
     resume: bool = True,
     log=print,
 ) -> tuple[dict[str, SegmentationModel], dict[str, TrainResult], dict[str, dict]]:
-    """`fit` every model in turn -> (models with their best weights, training results,
-    timings with the parameter count and the best epoch)."""
+    """Build and train every model in turn -> (models with their best weights loaded,
+    training results, timings with the parameter count and the best epoch)."""
     trained, results, timings = {}, {}, {}
+    spec = {"data": data.config.key(), **model_kwargs}
     for name in models:
-        trained[name], results[name], timings[name] = fit(
-            name, data, config, checkpoint_dir, model_kwargs, resume=resume, log=log
+        model = build_model(
+            name, data.config.num_classes, config.features, seed=config.seed, **model_kwargs
         )
-        timings[name]["parameters"] = sum(p.numel() for p in trained[name].parameters())
-        timings[name]["best_epoch"] = results[name].best_epoch
+        clock = Stopwatch()
+        result = train_model(
+            name,
+            model,
+            data["train"],
+            data["val"],
+            config,
+            checkpoint_dir,
+            data.config.num_classes,
+            resume=resume,
+            spec=spec,
+            log=log,
+        )
+        timings[name] = {
+            "train_wall_s": clock.wall_s(),
+            "train_cpu_s": clock.cpu_s(),
+            "train_s_total": result.train_seconds,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "best_epoch": result.best_epoch,
+        }
+        load_best(model, result, config.device)
+        trained[name], results[name] = model, result
     return trained, results, timings
 
 

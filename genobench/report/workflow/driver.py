@@ -226,10 +226,13 @@ def report(opts: ReportOptions) -> int:
         snakemake_command(opts, [run.job_file(opts.reports_dir) for run in forced])
     )
     if interrupted:
+        left = [] if opts.local else slurm.cancel_run(output)
         lost = _record_lost_jobs(runs, output, opts.reports_dir)
         print(
             f"genobench: interrupted; Snakemake stopped (exit code {code}) after cancelling "
-            f"its running jobs" + (f"; recorded as failed: {_labels(lost)}" if lost else ""),
+            f"its running jobs"
+            + (f"; cancelled SLURM job(s) it left: {', '.join(left)}" if left else "")
+            + (f"; recorded as failed: {_labels(lost)}" if lost else ""),
             file=sys.stderr,
         )
         return 130

@@ -269,7 +269,7 @@ _FAILED = re.compile(
     r"SLURM status is: '([A-Z_]+)"
 )
 _SBATCH = re.compile(r"SLURM sbatch failed\. The error message was '([^']*)'", re.S)
-_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$", re.M)
 
 
 def job_failure(block: str) -> str | None:
@@ -288,6 +288,18 @@ def job_failure(block: str) -> str | None:
     return None
 
 
-def submitted_job_ids(output: str) -> list[str]:
-    """SLURM job ids Snakemake's output says it submitted."""
-    return _SUBMITTED.findall(output)
+def cancel_run(output: str) -> list[str]:
+    """scancel the jobs still queued or running of the Snakemake run whose output this is.
+
+    The executor names every job of a run after the run ID it prints first, so this
+    finds them all, also one whose submission Snakemake had not yet registered when it
+    was interrupted. Returns the ids cancelled (none when Snakemake cancelled them all).
+    """
+    run_id = _RUN_ID.search(output)
+    if not run_id:
+        return []
+    listed = _run(["squeue", "-h", "-n", run_id.group(1), "-t", "PENDING,RUNNING", "-o", "%i"])
+    ids = (listed or "").split()
+    if ids:
+        _run(["scancel", *ids])
+    return ids

@@ -241,6 +241,25 @@ def test_after_ctrl_c_no_job_of_the_run_is_left(tmp_path, monkeypatch):
     assert cancel_run("a local run: no SLURM run ID") == []
 
 
+def test_the_cluster_tests_say_why_they_cannot_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("GENOBENCH_SLURM_TESTS", raising=False)
+    monkeypatch.delenv("SLURM_CONF", raising=False)
+    conf = tmp_path / "slurm.conf"
+    monkeypatch.setattr(slurm_cluster, "SLURM_CONF", conf)
+    monkeypatch.setattr(slurm_cluster.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(slurm_cluster, "installed", lambda: False)
+    monkeypatch.setattr(slurm_cluster.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    assert slurm_cluster.skip_reason() is None  # root with apt-get: it installs SLURM
+    monkeypatch.setattr(slurm_cluster.shutil, "which", lambda cmd: None)
+    assert slurm_cluster.skip_reason().startswith("SLURM is not installed and there is no apt")
+    monkeypatch.setattr(slurm_cluster.os, "geteuid", lambda: 1000)
+    assert slurm_cluster.skip_reason().startswith("needs root")
+    conf.write_text("ClusterName=theirs\n")
+    assert slurm_cluster.skip_reason() == f"{conf} exists: this machine has a SLURM of its own"
+    monkeypatch.setenv("GENOBENCH_SLURM_TESTS", "0")
+    assert "switched off" in slurm_cluster.skip_reason()
+
+
 # --- on a one-node cluster -------------------------------------------------------------
 
 

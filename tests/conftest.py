@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import slurm_cluster
 import torch
 
 pytest_plugins = ["pytester"]
@@ -25,14 +26,31 @@ if not torch.cuda.is_available():
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `gpu` are skipped, with the reason, where CUDA is not available; tests
-    marked `slurm` (a one-node cluster, minutes) run only with GENOBENCH_SLURM_TESTS=1."""
+    marked `slurm` (a one-node cluster) where it cannot run: not root, no SLURM and no
+    apt-get, a machine with a SLURM of its own, or GENOBENCH_SLURM_TESTS=0."""
     no_gpu = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
-    no_slurm = pytest.mark.skip(reason="starts a SLURM cluster: set GENOBENCH_SLURM_TESTS=1")
+    slurm_skip = None
+    if any("slurm" in item.keywords for item in items):
+        slurm_skip = slurm_cluster.skip_reason()
     for item in items:
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(no_gpu)
-        if "slurm" in item.keywords and os.environ.get("GENOBENCH_SLURM_TESTS") != "1":
-            item.add_marker(no_slurm)
+        if "slurm" in item.keywords and slurm_skip:
+            item.add_marker(pytest.mark.skip(reason=slurm_skip))
+
+
+def pytest_collection_finish(session):
+    """When a `slurm` test will run and SLURM is missing, start installing it now, so
+    apt-get works while the tests before it run."""
+    if any(
+        "slurm" in item.keywords and not item.get_closest_marker("skip") for item in session.items
+    ):
+        slurm_cluster.start_install()
+
+
+def pytest_sessionfinish(session):
+    """No apt-get of ours outlives the session (one whose slurm tests were deselected)."""
+    slurm_cluster.finish_install()
 
 
 @pytest.fixture(scope="session", autouse=True)

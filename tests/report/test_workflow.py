@@ -248,23 +248,26 @@ def test_slurm_profile_dry_run_requests_gpus_only_for_gpu_runs(tmp_path):
         "--params",
         "cpu",
         "gpu",
+        "smoke",
         "--dry-run",
         *REAL_DIRS,
     )
     assert code == 0, out
-    runs, _ = plan_runs(REPO / "notebooks", REPO / "params", ["cpu", "gpu"])
+    runs, _ = plan_runs(REPO / "notebooks", REPO / "params", ["cpu", "gpu", "smoke"])
     listed = _dry_run_jobs(out)
     assert set(listed) == {run.job_file("reports") for run in runs}
     for run in runs:
         resources = listed[run.job_file("reports")]
         assert "slurm_account=" in resources  # the profile's default resources apply
         gpu = re.search(r"\bgpu=(\d+)", resources)
-        if run.params_name == "cpu":
-            assert gpu is None, (run.label(), resources)
-        else:  # every gpu.yaml asks for a GPU (`device: cuda`, or `resources: {gpus: N}`)
+        if run.params_name == "gpu":  # each asks for a GPU (`device: cuda`, or `gpus: N`)
             assert gpu and int(gpu.group(1)) == run.resources["gpu"] >= 1, (run.label(), resources)
+        else:
+            assert gpu is None, (run.label(), resources)
         if "mem_mb" in run.resources:
             assert f"mem_mb={run.resources['mem_mb']}" in resources
+        if run.params_name == "smoke":  # seconds-long runs ask for 4 GB, not the 16 GB default
+            assert int(re.search(r"\bmem_mb=(\d+)", resources).group(1)) <= 4096, run.label()
     assert re.search(r"\bgpu=1\b", listed["reports/.workflow/jobs/binning/gpu.json"])
 
 
@@ -309,6 +312,15 @@ def test_profile_partitions_send_gpu_runs_to_the_gpu_partition():
     assert get_best_partition(partitions, job(), log) == "cpu"
     assert get_best_partition(partitions, job(gpu=1, mem_mb=81920), log) == "gpu"
     assert get_best_partition(partitions, job(gpu=1, gpu_model="h100"), log) == "gpu"
+
+
+def test_unlock_only_unlocks(tmp_path):
+    workspace = fixture_workspace(tmp_path)
+    code, out = report(workspace, "--params", "smoke", "--", "--unlock")
+    assert code == 0, out
+    assert "Unlocked working directory." in out
+    assert "nothing to do" not in out and "site:" not in out  # no report after it
+    assert not (workspace / "reports" / "runs").exists()
 
 
 # --- local runs of the fixture notebooks ----------------------------------------------

@@ -145,10 +145,16 @@ def _stream(cmd: list[str]) -> tuple[int, str, bool]:
     return proc.returncode, "".join(lines), interrupted
 
 
-def _error_blocks(output: str) -> dict[str, str]:
-    """Rule name -> the text of Snakemake's `Error in rule NAME:` block for it."""
+def error_blocks(output: str) -> dict[str, str]:
+    """Rule name -> the text of Snakemake's `Error in rule NAME:` block for it.
+
+    A block runs to the next one, to Snakemake's next timestamp line (`[Fri Dec  4 ...]`)
+    or to the end: its message may go on in lines that start in the first column (what
+    sbatch said, over two lines).
+    """
     blocks = {}
-    for match in re.finditer(r"^Error in rule (\S+):$(.*?)(?=^\S|\Z)", output, re.M | re.S):
+    pattern = r"^Error in rule (\S+):$(.*?)(?=^Error in rule |^\[|\Z)"
+    for match in re.finditer(pattern, output, re.M | re.S):
         blocks[match.group(1)] = blocks.get(match.group(1), "") + match.group(2)
     return blocks
 
@@ -187,7 +193,7 @@ def _record_lost_jobs(runs: list[Run], output: str, reports_dir: str) -> list[Ru
     started; its SLURM state or sbatch's message, when Snakemake's output has them,
     becomes the record's error.
     """
-    blocks = _error_blocks(output)
+    blocks = error_blocks(output)
     lost = [
         run
         for run, name in zip(runs, rule_names(runs))
@@ -220,10 +226,13 @@ def report(opts: ReportOptions) -> int:
         snakemake_command(opts, [run.job_file(opts.reports_dir) for run in forced])
     )
     if interrupted:
+        left = [] if opts.local else slurm.cancel_run(output)
         lost = _record_lost_jobs(runs, output, opts.reports_dir)
         print(
             f"genobench: interrupted; Snakemake stopped (exit code {code}) after cancelling "
-            f"its running jobs" + (f"; recorded as failed: {_labels(lost)}" if lost else ""),
+            f"its running jobs"
+            + (f"; cancelled SLURM job(s) it left: {', '.join(left)}" if left else "")
+            + (f"; recorded as failed: {_labels(lost)}" if lost else ""),
             file=sys.stderr,
         )
         return 130

@@ -5,7 +5,7 @@ Two things Snakemake's SLURM executor does not do for us:
 - refuse a profile that cannot work: `EDIT_` placeholders left in it, partitions that
   `sinfo` does not list, a status command that never sees a job end (`sacct` on a
   cluster without accounting; `squeue` where finished jobs leave its list before the
-  executor looks, i.e. `MinJobAge` below `MIN_JOB_AGE_S`);
+  executor looks, i.e. `MinJobAge` below `needed_min_job_age()`);
 - say why a job failed in words a run record can carry: the SLURM state, its reason,
   run time and limit (`scontrol show job`, which knows a job for MinJobAge seconds
   after it ended), or what sbatch said when the job never started.
@@ -24,9 +24,15 @@ import yaml
 
 from genobench.report.runner import RunConfigError
 
-# The executor's first status check comes 40 s after submission and checks back at
-# most every 3 x 40 s: a job that ended must stay in squeue's list that long.
-MIN_JOB_AGE_S = 120
+# How often Snakemake's SLURM executor (2.8) looks at its jobs: first
+# `slurm-init-seconds-before-status-checks` (INIT_STATUS_CHECK_S by default) after
+# submitting, then each wait 10 s longer than the last while no job ends, up to
+# MAX_STATUS_INTERVAL_S.
+# With `slurm-status-command: squeue`, a job that ended must still be in squeue's list
+# (MinJobAge) at the next look, or the executor waits for it forever; below 3 x the first
+# interval the executor also switches to sacct on its own.
+INIT_STATUS_CHECK_S = 40
+MAX_STATUS_INTERVAL_S = 180
 PLACEHOLDER = "EDIT_"
 FIXES = {
     "TIMEOUT": "raise runtime_min in the params file's resources",
@@ -79,6 +85,12 @@ class Profile:
     def status_command(self) -> str | None:
         value = self.config.get("slurm-status-command")
         return str(value) if value else None
+
+    @property
+    def init_seconds(self) -> int:
+        """The executor's first status check, seconds after submitting."""
+        value = self.config.get("slurm-init-seconds-before-status-checks")
+        return int(value) if value else INIT_STATUS_CHECK_S
 
     def placeholders(self) -> list[str]:
         """`file: key` of every value (or partition name) still holding EDIT_."""
@@ -154,31 +166,43 @@ def profile_problems(profile: Profile) -> list[str]:
                     f"({', '.join(sorted(known)) or 'none'}); edit it"
                 )
     problems += status_command_problems(
-        profile.status_command, f"{profile.folder / 'config.yaml'}: slurm-status-command"
+        profile.status_command,
+        f"{profile.folder / 'config.yaml'}: slurm-status-command",
+        profile.init_seconds,
     )
     return problems
 
 
-def status_command_problems(command: str | None, where: str) -> list[str]:
+def needed_min_job_age(init_seconds: int = INIT_STATUS_CHECK_S) -> int:
+    """The least MinJobAge (s) with which squeue still lists a finished job when the
+    executor next looks: above its longest wait, and at least 3 x its first one."""
+    return max(MAX_STATUS_INTERVAL_S + 1, 3 * init_seconds)
+
+
+def status_command_problems(
+    command: str | None, where: str, init_seconds: int = INIT_STATUS_CHECK_S
+) -> list[str]:
     """Why the executor's status command would never see jobs end here (empty if fine).
 
-    `command` None is the executor's default (sacct where the binary exists).
+    `command` None is the executor's default (sacct where the binary exists);
+    `init_seconds` the profile's slurm-init-seconds-before-status-checks.
     """
     if shutil.which("sbatch") is None:
         return []  # not on a cluster: nothing to check against
     command = command or ("sacct" if shutil.which("sacct") else "squeue")
+    needed = needed_min_job_age(init_seconds)
     if command == "sacct" and not sacct_works():
         return [
             f"{where}: sacct does not work on this cluster (no accounting storage?), so "
             f"Snakemake would never see a job end; set slurm-status-command: squeue "
-            f"(needs MinJobAge >= {MIN_JOB_AGE_S} s)"
+            f"(needs MinJobAge >= {needed} s in slurm.conf)"
         ]
     if command == "squeue":
         age = min_job_age()
-        if age is not None and age < MIN_JOB_AGE_S:
+        if age is not None and age < needed:
             return [
                 f"{where}: squeue forgets a finished job after MinJobAge = {age} s, before "
-                f"Snakemake looks (it needs >= {MIN_JOB_AGE_S} s): ask your administrator "
+                f"Snakemake looks (it needs >= {needed} s): ask your administrator "
                 f"to raise MinJobAge in slurm.conf, or use sacct if accounting works"
             ]
     return []
@@ -208,6 +232,20 @@ def job_info(job_id: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+)=(\S*)", out or ""))
 
 
+# SLURM's reason for a job that only restates its state (the state is shown already)
+RESTATED_REASONS = {
+    "TIMEOUT": "TimeLimit",
+    "FAILED": "NonZeroExitCode",
+    "OUT_OF_MEMORY": "OutOfMemory",
+}
+
+
+def _exit(code: str) -> str:
+    """SLURM's ExitCode "STATUS:SIGNAL" in words: "killed by signal 9" or "exit code 1"."""
+    status, _, sig = code.partition(":")
+    return f"killed by signal {sig}" if sig not in ("", "0") else f"exit code {status}"
+
+
 def explain(state: str, info: dict[str, str]) -> str:
     """One line for run.json: "TIMEOUT after 1:18 (limit 1 min): raise runtime_min ..."."""
     state = state.split()[0] if state else info.get("JobState", "UNKNOWN")
@@ -217,10 +255,10 @@ def explain(state: str, info: dict[str, str]) -> str:
     if info.get("TimeLimit"):
         text += f" (limit {_limit(info['TimeLimit'])})"
     reason = info.get("Reason")
-    if reason and reason not in ("None", state):
+    if reason and reason not in ("None", state, RESTATED_REASONS.get(state)):
         text += f", reason {reason}"
     if info.get("ExitCode") and state == "FAILED":
-        text += f", exit code {info['ExitCode']}"
+        text += f", {_exit(info['ExitCode'])}"
     fix = FIXES.get(state)
     return f"{text}: {fix}" if fix else text
 
@@ -231,7 +269,7 @@ _FAILED = re.compile(
     r"SLURM status is: '([A-Z_]+)"
 )
 _SBATCH = re.compile(r"SLURM sbatch failed\. The error message was '([^']*)'", re.S)
-_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+_RUN_ID = re.compile(r"^SLURM run ID: (\S+)$", re.M)
 
 
 def job_failure(block: str) -> str | None:
@@ -250,6 +288,18 @@ def job_failure(block: str) -> str | None:
     return None
 
 
-def submitted_job_ids(output: str) -> list[str]:
-    """SLURM job ids Snakemake's output says it submitted."""
-    return _SUBMITTED.findall(output)
+def cancel_run(output: str) -> list[str]:
+    """scancel the jobs still queued or running of the Snakemake run whose output this is.
+
+    The executor names every job of a run after the run ID it prints first, so this
+    finds them all, also one whose submission Snakemake had not yet registered when it
+    was interrupted. Returns the ids cancelled (none when Snakemake cancelled them all).
+    """
+    run_id = _RUN_ID.search(output)
+    if not run_id:
+        return []
+    listed = _run(["squeue", "-h", "-n", run_id.group(1), "-t", "PENDING,RUNNING", "-o", "%i"])
+    ids = (listed or "").split()
+    if ids:
+        _run(["scancel", *ids])
+    return ids

@@ -49,7 +49,7 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session):
-    """No apt-get of ours outlives the session (one whose slurm tests were deselected)."""
+    """No apt-get of ours outlives the session (one that ended before its slurm tests)."""
     slurm_cluster.finish_install()
 
 

@@ -314,8 +314,11 @@ def prepare_notebook(nb) -> None:
 
     Each plotly output is redrawn from its JSON by `figure_html` (plotly's own HTML loads
     MathJax from a CDN); the output that inlines plotly.js itself is dropped; widget views
-    (which need a widget manager from a CDN) fall back to their text.
+    (which need a widget manager from a CDN) fall back to their text, and the saved widget
+    state goes too (nbconvert would embed it in every page, ~9-27 kB of progress bars that no
+    output shows).
     """
+    nb.metadata.pop("widgets", None)
     for cell_ in nb.cells:
         outputs = []
         for output in cell_.get("outputs", []):

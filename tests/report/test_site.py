@@ -1,6 +1,7 @@
 """The site's page builders, its Quarto project, and the built-in renderer on the smoke run."""
 
 import json
+import re
 import shutil
 
 import nbformat
@@ -180,12 +181,34 @@ def test_the_most_recent_good_run_gives_the_key_figure(tmp_path):
 
 def test_notebook_figures_use_the_shared_plotly_and_nothing_from_a_cdn():
     nb = notebook("t", figure("f"))
+    widget_state = {"application/vnd.jupyter.widget-state+json": {"state": {"a": {}}}}
+    nb.metadata["widgets"] = widget_state  # tqdm's bars, whose views the page does not show
     pages.prepare_notebook(nb)
+    assert "widgets" not in nb.metadata  # nbconvert would embed it in the page
     outputs = nb.cells[-1].outputs
     assert len(outputs) == 1  # the output that inlined plotly.js is gone
     html = outputs[0].data["text/html"]
     assert "Plotly.newPlot" in html and CDN_SCRIPT not in html and "https://" not in html
     assert "application/vnd.plotly.v1+json" not in outputs[0].data
+
+
+def test_the_site_carries_the_files_its_pages_link_and_nothing_else(fabricated):
+    good = fabricated / "runs" / "gradient_check" / "cpu"
+    failed = good / "attempts" / "20260105T000000Z-failed"
+    (failed / "big_table.csv").write_text("a\n1\n")  # a failed attempt's leftover table
+    running = good / "attempts" / "20260106T000000Z-running"
+    running.mkdir()
+    (running / "params.yaml").write_text("seed: 1\n")
+    _, site = render_site(fabricated, renderer="fallback")
+    copied = {p.relative_to(site).as_posix() for p in (site / "runs").rglob("*") if p.is_file()}
+    assert "runs/gradient_check/cpu/params.yaml" in copied
+    assert f"{failed.relative_to(fabricated).as_posix()}/error.txt" in copied  # linked
+    assert not any("big_table" in p or "running" in p or "20250101" in p for p in copied)
+    linked = set()
+    for page in site.rglob("*.html"):
+        for href in re.findall(r'href="([^"#]+)"', page.read_text()):
+            linked.add((page.parent / href).resolve().relative_to(site.resolve()).as_posix())
+    assert copied - {p for p in copied if p.endswith(".html")} <= linked
 
 
 def test_navigation_lists_each_benchmark_with_each_run(fabricated):

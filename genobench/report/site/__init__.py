@@ -160,6 +160,21 @@ def write_project(
     return listed
 
 
+def linked_files(runs: list[dict[str, Any]]) -> list[str]:
+    """The run files the pages link (relative to reports/): each run's data files and the
+    tracebacks of its newer failed attempts. Nothing else under runs/ goes into the site
+    (an attempt's leftover tables, a running attempt's files: no page links them)."""
+    linked = {f"{run['dir']}/{name}" for run in runs for name in run.get("files", [])}
+    linked |= {
+        attempt["traceback"]
+        for run in runs
+        for attempt in run.get("newer_failures", [])
+        if attempt.get("traceback")
+    }
+    linked |= {run["traceback"] for run in runs if run.get("traceback")}
+    return sorted(linked)
+
+
 def render_fallback(reports_dir: str | Path, runs: list[dict[str, Any]] | None = None) -> Path:
     """Build the site without Quarto: `site/index.html`, a page per run and per sweep, the
     assets and the runs' data files. A notebook that fails to render becomes a broken run."""
@@ -169,11 +184,10 @@ def render_fallback(reports_dir: str | Path, runs: list[dict[str, Any]] | None =
     if site.exists():
         shutil.rmtree(site)
     write_assets(site / ASSETS_DIR)
-    for path in (reports_dir / "runs").rglob("*"):
-        if path.suffix in DATA_SUFFIXES and path.is_file():
-            dest = site / path.relative_to(reports_dir)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
+    for path in linked_files(runs):
+        dest = site / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(reports_dir / path, dest)
     rendered = _notebook_pages(reports_dir, runs)
     for page, html in rendered.items():
         atomic_write_text(html, site / html_name(page))

@@ -1,6 +1,8 @@
 """The site's page builders, its Quarto project, and the built-in renderer on the smoke run."""
 
+import gzip
 import json
+import re
 import shutil
 
 import nbformat
@@ -10,6 +12,7 @@ from markupsafe import escape
 from site_runs import CDN_SCRIPT, failed_attempt, figure, notebook, smoke_reports, write_run
 
 from genobench.benchmarks.records import BENCHMARKS
+from genobench.report.results import RunOutputs
 from genobench.report.site import collect_runs, pages, render_site, write_project
 
 
@@ -180,12 +183,60 @@ def test_the_most_recent_good_run_gives_the_key_figure(tmp_path):
 
 def test_notebook_figures_use_the_shared_plotly_and_nothing_from_a_cdn():
     nb = notebook("t", figure("f"))
+    widget_state = {"application/vnd.jupyter.widget-state+json": {"state": {"a": {}}}}
+    nb.metadata["widgets"] = widget_state  # tqdm's bars, whose views the page does not show
     pages.prepare_notebook(nb)
+    assert "widgets" not in nb.metadata  # nbconvert would embed it in the page
     outputs = nb.cells[-1].outputs
     assert len(outputs) == 1  # the output that inlined plotly.js is gone
     html = outputs[0].data["text/html"]
     assert "Plotly.newPlot" in html and CDN_SCRIPT not in html and "https://" not in html
     assert "application/vnd.plotly.v1+json" not in outputs[0].data
+
+
+def test_the_site_carries_the_files_its_pages_link_and_nothing_else(fabricated):
+    good = fabricated / "runs" / "gradient_check" / "cpu"
+    failed = good / "attempts" / "20260105T000000Z-failed"
+    (failed / "big_table.csv").write_text("a\n1\n")  # a failed attempt's leftover table
+    running = good / "attempts" / "20260106T000000Z-running"
+    running.mkdir()
+    (running / "params.yaml").write_text("seed: 1\n")
+    _, site = render_site(fabricated, renderer="fallback")
+    copied = {p.relative_to(site).as_posix() for p in (site / "runs").rglob("*") if p.is_file()}
+    assert "runs/gradient_check/cpu/params.yaml" in copied
+    assert f"{failed.relative_to(fabricated).as_posix()}/error.txt" in copied  # linked
+    assert not any("big_table" in p or "running" in p or "20250101" in p for p in copied)
+    linked = set()
+    for page in site.rglob("*.html"):
+        for href in re.findall(r'href="([^"#]+)"', page.read_text()):
+            linked.add((page.parent / href).resolve().relative_to(site.resolve()).as_posix())
+    assert copied - {p for p in copied if p.endswith(".html")} <= linked
+
+
+def test_a_large_table_is_carried_gzipped_and_a_drawn_figure_once(fabricated):
+    smoke = fabricated / "runs" / "gradient_check" / "smoke"  # a notebook drawing one figure
+    rows = "".join(f"softmax,{i // 2000},{i % 2000},0,1\n" for i in range(20_000))
+    big = f"model,sequence,position,true,pred\n{rows}"
+    assert len(big) > pages.GZIP_OVER
+    (smoke / "test_predictions.csv").write_text(big)
+    (smoke / "small.csv").write_text("a\n1\n")
+    nofig = write_run(fabricated, "esm_speed", "gpu", status="failed", with_notebook=False)
+    out = RunOutputs(nofig)
+    out.figure(figure("left by a failed run"), "speed")
+    _, site = render_site(fabricated, renderer="fallback")
+    carried = site / "runs" / "gradient_check" / "smoke"
+    assert not (carried / "test_predictions.csv").exists()
+    with gzip.open(carried / "test_predictions.csv.gz", "rt") as packed:
+        assert packed.read() == big  # the same table, gzipped
+    assert (carried / "small.csv").read_text() == "a\n1\n"
+    page = (carried / "gradient_check.html").read_text()
+    assert 'test_predictions.csv.gz">test_predictions.csv.gz</a> (gzip; 0.4 MB unpacked)' in page
+    assert "figures/gradient_check.json" not in page and not (carried / "figures").exists()
+    assert page.count("Plotly.newPlot") == 1  # the figure is on the page, once
+    # a run without a notebook page draws no figure: its plotly JSON is linked and carried
+    failed_page = (site / "runs" / "esm_speed" / "gpu" / "failed.html").read_text()
+    assert 'figures/speed.json">figures/speed.json</a>' in failed_page
+    assert (site / "runs" / "esm_speed" / "gpu" / "figures" / "speed.json").is_file()
 
 
 def test_navigation_lists_each_benchmark_with_each_run(fabricated):
@@ -270,5 +321,34 @@ def test_fallback_site_of_the_smoke_run(binning_smoke_run, tmp_path, in_repo):
     nb = nbformat.read(reports / "runs" / "binning" / "smoke" / "binning.ipynb", as_version=4)
     assert page.count('<details class="gb-code">') == sum(c.cell_type == "code" for c in nb.cells)
     assert (site / "runs" / "binning" / "smoke" / "binning_metrics.csv").is_file()
+    # the site's size from its parts: each figure once on its run page (the front page adds
+    # the key figure), no figure JSON copied, plotly.js once in assets/
+    run_dir = reports / "runs" / "binning" / "smoke"
+    carried = site / "runs" / "binning" / "smoke"
+    figures = sorted((run_dir / "figures").glob("*.json"))
+    assert len(figures) == 3 and not (carried / "figures").exists()
+    data = sorted(p for p in carried.rglob("*") if p.is_file() and p.suffix != ".html")
+    assert [p.relative_to(carried) for p in data] == sorted(
+        p.relative_to(run_dir)
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.suffix in (".csv", ".yaml", ".txt", ".json") and p not in figures
+    )  # every data file as it is (none of the smoke run's is over GZIP_OVER)
+
+    def drawn(html: bytes) -> int:
+        return sum(len(m) for m in re.findall(rb"Plotly\.newPlot\(.*?</script>", html, re.S))
+
+    page_bytes = (carried / "binning.html").read_bytes()
+    index_bytes = (site / "index.html").read_bytes()
+    # a figure's JSON plus plotly's call around it (measured +226 to +236 bytes each)
+    fig_json = sum(p.stat().st_size for p in figures)
+    assert fig_json < drawn(page_bytes) < fig_json + 3 * 400
+    umaps = [p for p in figures if p.name.startswith("umap_")]  # the first written is shown
+    key = min(umaps, key=lambda p: p.stat().st_mtime_ns).stat().st_size
+    assert key < drawn(index_bytes) < key + 400
+    # the rest of the pages: tables, text, navigation (measured 44.6 kB and 2.2 kB)
+    assert len(page_bytes) - drawn(page_bytes) < 50_000
+    assert len(index_bytes) - drawn(index_bytes) < 4_000
+    assets = sum(p.stat().st_size for p in (site / "assets").iterdir())
     size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
-    assert size < 6e6  # plotly.js (4.8 MB) once, the pages small
+    parts = assets + sum(p.stat().st_size for p in data) + len(page_bytes) + len(index_bytes)
+    assert size == parts  # nothing else: measured 5.17 MB, of which plotly.js 4.8 MB

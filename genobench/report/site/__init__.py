@@ -15,6 +15,7 @@ renderer (Jinja2 templates, nbconvert for notebooks).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import shutil
 import subprocess
@@ -160,6 +161,34 @@ def write_project(
     return listed
 
 
+def linked_files(runs: list[dict[str, Any]], reports_dir: Path) -> dict[str, str]:
+    """The run files the built-in site's pages link: {path in the site: path in reports/}
+    (both relative): each run's data files as `pages.site_files` carries them, and the
+    tracebacks of its newer failed attempts. Nothing else under runs/ goes into the site
+    (an attempt's leftover tables, a running attempt's files: no page links them)."""
+    linked = {
+        f"{run['dir']}/{f['href']}": f"{run['dir']}/{f['name']}"
+        for run in runs
+        for f in pages.site_files(run, reports_dir, compact=True)
+    }
+    for run in runs:
+        tracebacks = [a.get("traceback") for a in run.get("newer_failures", [])]
+        linked.update({t: t for t in [run.get("traceback"), *tracebacks] if t})
+    return dict(sorted(linked.items()))
+
+
+def _carry(source: Path, dest: Path) -> None:
+    """Copy a run file into the site; gzip it (reproducibly: no name, time 0) when `dest`
+    says `.gz` and the source is not one."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.suffix == ".gz" and source.suffix != ".gz":
+        with source.open("rb") as raw, dest.open("wb") as packed:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0) as out:
+                shutil.copyfileobj(raw, out)
+    else:
+        shutil.copy2(source, dest)
+
+
 def render_fallback(reports_dir: str | Path, runs: list[dict[str, Any]] | None = None) -> Path:
     """Build the site without Quarto: `site/index.html`, a page per run and per sweep, the
     assets and the runs' data files. A notebook that fails to render becomes a broken run."""
@@ -169,17 +198,14 @@ def render_fallback(reports_dir: str | Path, runs: list[dict[str, Any]] | None =
     if site.exists():
         shutil.rmtree(site)
     write_assets(site / ASSETS_DIR)
-    for path in (reports_dir / "runs").rglob("*"):
-        if path.suffix in DATA_SUFFIXES and path.is_file():
-            dest = site / path.relative_to(reports_dir)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
+    for dest, source in linked_files(runs, reports_dir).items():
+        _carry(reports_dir / source, site / dest)
     rendered = _notebook_pages(reports_dir, runs)
     for page, html in rendered.items():
         atomic_write_text(html, site / html_name(page))
     for run in runs:
         if run.get("page", "") and run["page"].endswith(FAILED_PAGE):
-            view = pages.run_view(run, reports_dir)
+            view = pages.run_view(run, reports_dir, compact=True)
             atomic_write_text(
                 pages.page_html(
                     run["page"], view["title"], "run_only.html.j2", runs, run=view, has_code=False

@@ -96,8 +96,47 @@ def info(notebook: str) -> BenchmarkInfo:
     )
 
 
-def run_view(run: dict[str, Any], reports_dir: Path | None = None) -> dict[str, Any]:
-    """What the templates show of one run (links relative to the site root)."""
+GZIP_OVER = 256 * 1024  # bytes: a larger data file is carried gzipped by the built-in site
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
+
+
+def site_files(
+    run: dict[str, Any], reports_dir: Path | None, compact: bool = False
+) -> list[dict[str, Any]]:
+    """The run's data files as its page links them: `name` (in the run folder), `href` (in
+    the site, relative to the run folder) and a `note`.
+
+    `compact` (the built-in site): a file over `GZIP_OVER` bytes is carried as `<name>.gz`
+    (the same bytes, gzipped: e.g. semicrf's 3.4 MB `test_predictions.csv` is 0.4 MB;
+    `pandas.read_csv` reads either), and a figure's plotly JSON (`figures/*.json`) is left
+    out when the run has a notebook page, which draws that figure already: each figure is
+    carried once. Without `compact` (the Quarto project, which copies files itself) every
+    file is linked as it is.
+    """
+    files = []
+    drawn = compact and str(run.get("page") or "").endswith(".ipynb")
+    for name in run.get("files", []):
+        if drawn and name.startswith("figures/") and name.endswith(".json"):
+            continue
+        path = reports_dir / run["dir"] / name if reports_dir is not None else None
+        size = path.stat().st_size if path is not None and path.is_file() else 0
+        if compact and size > GZIP_OVER:
+            files.append(
+                {"name": name, "href": f"{name}.gz", "note": f"gzip; {_size_text(size)} unpacked"}
+            )
+        else:
+            files.append({"name": name, "href": name, "note": None})
+    return files
+
+
+def run_view(
+    run: dict[str, Any], reports_dir: Path | None = None, compact: bool = False
+) -> dict[str, Any]:
+    """What the templates show of one run (links relative to the site root); `compact`:
+    its files as the built-in site carries them (`site_files`)."""
     bench = info(run["notebook"])
     params: list[tuple[str, str]] = []
     if reports_dir is not None and run.get("page"):
@@ -121,7 +160,10 @@ def run_view(run: dict[str, Any], reports_dir: Path | None = None) -> dict[str, 
         "traceback": run.get("traceback"),
         "newer_failures": run.get("newer_failures", []),
         "params": params,
-        "files": run.get("files", []),
+        "files": site_files(run, reports_dir, compact),
+        "figures_drawn": compact
+        and str(run.get("page") or "").endswith(".ipynb")
+        and any(f.startswith("figures/") and f.endswith(".json") for f in run.get("files", [])),
         "dir": run.get("dir"),
         "duration": f"{run['duration_s']:.1f} s"
         if isinstance(run.get("duration_s"), (int, float))
@@ -314,8 +356,11 @@ def prepare_notebook(nb) -> None:
 
     Each plotly output is redrawn from its JSON by `figure_html` (plotly's own HTML loads
     MathJax from a CDN); the output that inlines plotly.js itself is dropped; widget views
-    (which need a widget manager from a CDN) fall back to their text.
+    (which need a widget manager from a CDN) fall back to their text, and the saved widget
+    state goes too (nbconvert would embed it in every page, ~9-27 kB of progress bars that no
+    output shows).
     """
+    nb.metadata.pop("widgets", None)
     for cell_ in nb.cells:
         outputs = []
         for output in cell_.get("outputs", []):
@@ -344,7 +389,7 @@ def notebook_html(
             "root": root_of(page),
             "nav": nav(runs),
             "site_title": SITE_TITLE,
-            "run": run_view(run, reports_dir),
+            "run": run_view(run, reports_dir, compact=True),
         }
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)

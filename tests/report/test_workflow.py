@@ -272,10 +272,13 @@ def test_slurm_profile_dry_run_requests_gpus_only_for_gpu_runs(tmp_path):
 
 
 def test_timing_runs_take_the_whole_machine_locally_and_a_node_on_slurm(tmp_path):
-    code, out = report(tmp_path, "--params", "cpu", "--dry-run", *REAL_DIRS)
+    code, out = report(tmp_path, "--params", "cpu", "real", "--dry-run", *REAL_DIRS)
     assert code == 0, out
     listed = _dry_run_jobs(out)
-    exclusive = {f"reports/.workflow/jobs/{nb}/cpu.json" for nb in ("esm_speed", "quantization")}
+    exclusive = {
+        f"reports/.workflow/jobs/{run}.json"
+        for run in ("esm_speed/cpu", "esm_speed/real", "quantization/cpu")
+    }
     assert exclusive <= set(listed)
     for job, resources in listed.items():
         units = int(re.search(r"\bmachine=(\d+)", resources).group(1))
@@ -286,6 +289,7 @@ def test_timing_runs_take_the_whole_machine_locally_and_a_node_on_slurm(tmp_path
         str(REPO / "profiles" / "slurm"),
         "--params",
         "cpu",
+        "real",
         "gpu",
         "--dry-run",
         *REAL_DIRS,

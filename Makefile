@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PARAMS ?= cpu real
+# test workers: each test file runs whole on one worker (its fixtures stay shared)
+TEST_WORKERS ?= 2
 
 .PHONY: report test venv clean gpu-check
 
@@ -13,7 +15,7 @@ report: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 venv: $(STAMP)
 

@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 # huggingface_hub is imported (it reads the variable once), inherited by notebook kernels.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Under pytest-xdist every worker (and every notebook kernel it starts) gets one thread per
+# library: two workers each starting one thread per core spin against each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    torch.set_num_threads(1)  # torch was imported above, before the variables were set
+
 # Triton reads TRITON_INTERPRET when it is first imported, and bitsandbytes/transformers
 # import it long before the Triton tests run: without a GPU, choose the CPU interpreter
 # before any test module is loaded.

@@ -147,14 +147,9 @@ def test_resources_become_snakemake_resources():
     assert job_resources({"exclusive": False}, "f") == (1, one)
 
 
-def test_thread_limits_cap_shared_jobs_and_leave_exclusive_ones_alone(monkeypatch):
+def test_thread_limits_cap_shared_jobs_and_leave_exclusive_ones_alone():
     assert jobs.thread_limits(3, exclusive=False) == {name: "3" for name in jobs.THREAD_VARIABLES}
     assert jobs.thread_limits(3, exclusive=True) == {}
-    monkeypatch.setenv("OMP_NUM_THREADS", "7")
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    with jobs.environment_set({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}):
-        assert (os.environ["OMP_NUM_THREADS"], os.environ["MKL_NUM_THREADS"]) == ("1", "1")
-    assert os.environ["OMP_NUM_THREADS"] == "7" and "MKL_NUM_THREADS" not in os.environ
 
 
 def test_workflow_keys_are_not_notebook_parameters(tmp_path):

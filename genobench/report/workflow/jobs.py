@@ -5,12 +5,11 @@ Both call the same code as the `genobench run` and `genobench render` commands.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from genobench import __version__
 from genobench.report import runner
@@ -82,22 +81,6 @@ def thread_limits(threads: int, exclusive: bool) -> dict[str, str]:
     return {name: str(threads) for name in THREAD_VARIABLES}
 
 
-@contextlib.contextmanager
-def environment_set(variables: dict[str, str]) -> Iterator[None]:
-    """Set `variables` in os.environ (a kernel started meanwhile inherits them), then
-    restore what was there."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def execute_run(
     run: Run, reports_dir: str | Path, notebooks_dir: str | Path, threads: int | None = None
 ) -> dict[str, Any]:
@@ -116,7 +99,7 @@ def execute_run(
         nb = runner.to_notebook(py_path)
         overrides = sweep_overrides(run.sweep, runner.notebook_parameters(nb)) if run.sweep else {}
         limits = thread_limits(threads or run.threads, bool(run.declared.get("exclusive")))
-        with environment_set(limits):
+        with mock.patch.dict(os.environ, limits):  # the kernel inherits them
             record = runner.run_notebook(
                 str(py_path),
                 run.params_file,

@@ -206,11 +206,11 @@ class PowerMonitor:
 
     # -- results -------------------------------------------------------------------------
     def result(self) -> PowerResult:
-        """Average power and energy of the last start()..stop() region."""
-        if not self.available:
-            return PowerResult(status="unavailable", reason=self.reason)
+        """Average power and energy of the last start()..stop() region (also after close())."""
         if self._span is None:
-            return PowerResult(status="unavailable", reason="the monitor was not run")
+            return PowerResult(
+                status="unavailable", reason=self.reason or "the monitor was not run"
+            )
         if self._error:
             return PowerResult(status="unavailable", reason=f"sampling failed: {self._error}")
         start, end = self._span

@@ -15,7 +15,9 @@ import torch
 import triton
 import triton.language as tl
 
-NEG = -1.0e30
+NEG_FLOAT = -1.0e30
+# a global a compiled kernel reads must be a constexpr (the interpreter accepts a float)
+NEG = tl.constexpr(NEG_FLOAT)
 
 
 @triton.jit
@@ -304,13 +306,13 @@ class TritonLogPartition(torch.autograd.Function):
         batch, t_plus_1, num_classes = cum.shape
         num_dur = dur.shape[0]
         n_ck = (t_plus_1 - 1) // interval + 1
-        ring = torch.full((batch, num_dur, num_classes), NEG, dtype=dtype, device=cum.device)
+        ring = torch.full((batch, num_dur, num_classes), NEG_FLOAT, dtype=dtype, device=cum.device)
         ring[:, 0] = -cum[:, 0]
         ck_ring = torch.full(
-            (batch, n_ck, num_dur, num_classes), NEG, dtype=dtype, device=cum.device
+            (batch, n_ck, num_dur, num_classes), NEG_FLOAT, dtype=dtype, device=cum.device
         )
         ck_ring[:, 0] = ring
-        ck_alpha = torch.full((batch, n_ck, num_classes), NEG, dtype=dtype, device=cum.device)
+        ck_alpha = torch.full((batch, n_ck, num_classes), NEG_FLOAT, dtype=dtype, device=cum.device)
         ck_norm = torch.zeros((batch, n_ck), dtype=torch.float64, device=cum.device)
         log_z = torch.empty(batch, dtype=torch.float64, device=cum.device)
         max_len, sizes = t_plus_1 - 1, _sizes(t_plus_1 - 1, interval, num_dur, num_classes)
@@ -331,7 +333,7 @@ class TritonLogPartition(torch.autograd.Function):
         ring = torch.empty((batch, num_dur, num_classes), **new)
         seg_w = torch.empty((batch, interval, num_classes), **new)
         seg_alpha = torch.empty((batch, interval, num_classes), **new)
-        beta = torch.full((batch, num_dur, num_classes), NEG, **new)
+        beta = torch.full((batch, num_dur, num_classes), NEG_FLOAT, **new)
         g_cum = torch.zeros_like(cum)
         g_trans = torch.zeros((batch, num_classes, num_classes), **new)
         g_dur = torch.zeros((batch, num_dur, num_classes), **new)

@@ -105,14 +105,14 @@ def test_sampler_prefers_the_energy_counter():
     nvml = FakeNVML(a=50.0, b=1000.0, counter=True)
     with PowerMonitor("cuda", interval_ms=20, nvml=nvml, clock=nvml.clock) as pm:
         time.sleep(0.2)
+    pm.close()  # NVML shut down: the region's figures stay
+    assert nvml.shutdown
     r = pm.result()
-    assert r.energy_source == ENERGY_COUNTER
+    assert r.status == "measured" and r.energy_source == ENERGY_COUNTER
     # the counter is read just outside the first/last samples: equal to the trace integral
     known = nvml.energy_J(pm.times[-1]) - nvml.energy_J(pm.times[0])
     assert r.energy_J == pytest.approx(known, rel=0.02)
     assert r.sampled_energy_J == pytest.approx(known, rel=1e-9)
-    pm.close()
-    assert nvml.shutdown
 
 
 def test_no_gpu_or_no_nvml_gives_missing_fields_with_reason_never_zero():

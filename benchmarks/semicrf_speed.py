@@ -10,9 +10,10 @@ linear CRF). Each timing is a warm-up run then ``--repeats`` timed runs (CUDA sy
 the table gives min, median and max and the 1-minute load average when the row was timed.
 flash-semicrf computes a different log Z on the same inputs (it starts every label from
 label 0 and charges the first segment a transition; with zero transitions its log Z is ours
-+ log C, checked in tests/test_semicrf_speed.py): only its time is compared. A backend whose
-time, extrapolated by T*K*B from the last shape it was timed on, would exceed ``--budget-s``
-is skipped with that reason. Peak memory is torch.cuda.max_memory_allocated on GPU; on
++ log C, checked in tests/test_semicrf_speed.py): only its time is compared. ``--budget-s`` bounds
+the whole run: a row whose warm-up and repeats, extrapolated from the backend's last timed
+row (`predicted_call_s`), would not end within what is left of it is skipped with that
+reason. Peak memory is torch.cuda.max_memory_allocated on GPU; on
 CPU it is not measured per call (NaN).
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,6 +131,17 @@ def parse_shapes(text: str) -> list[tuple[int, int]]:
     return shapes  # type: ignore[return-value]
 
 
+def predicted_call_s(
+    timed: tuple[int, int, int, float], max_len: int, max_duration: int, batch: int
+) -> float:
+    """Seconds of one call at (T, K, B), from one timed call `timed` = (T, K, B, seconds):
+    the larger of the two extrapolations, time in proportion to T*K (a GPU runs the batch in
+    parallel) and to T*K*B (a CPU runs it in turn)."""
+    t0, k0, b0, seconds = timed
+    per_tk = seconds * max_len * max_duration / (t0 * k0)
+    return max(per_tk, per_tk * batch / b0)
+
+
 def time_shapes(
     shapes: list[tuple[int, int]],
     batches: list[int],
@@ -139,8 +152,12 @@ def time_shapes(
     budget_s: float,
     backends: list[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per (backend, T, K, B): seconds (min, median, max, n) or why it was skipped."""
-    rows, cost = [], {}  # backend -> seconds per T*K*B of its last timed shape
+    """One row per (backend, T, K, B): seconds (min, median, max, n) or why it was skipped.
+
+    No row starts whose warm-up and `repeats` are predicted to end after `budget_s` seconds
+    from the call's start."""
+    rows, last = [], {}  # backend -> (T, K, B, median seconds) of its last timed row
+    started = time.monotonic()
     for max_len, max_duration in shapes:
         for batch in batches:
             problem = random_problem(
@@ -166,12 +183,16 @@ def time_shapes(
                     "device": device.type,
                     "load_avg_1m": round(os.getloadavg()[0], 2),
                 }
-                work = max_len * max_duration * batch
-                if reason is None and name in cost and cost[name] * work > budget_s:
-                    reason = (
-                        f"skipped: extrapolated {cost[name] * work:.0f} s > --budget-s "
-                        f"{budget_s:.0f} s"
+                left = budget_s - (time.monotonic() - started)
+                if reason is None and name in last:
+                    need = (1 + repeats) * predicted_call_s(
+                        last[name], max_len, max_duration, batch
                     )
+                    if need > left:
+                        reason = (
+                            f"skipped: extrapolated {need:.0f} s (warm-up and {repeats} repeats)"
+                            f" > {max(left, 0):.0f} s left of --budget-s {budget_s:.0f} s"
+                        )
                 if reason is not None:
                     rows.append({**row, "status": "skipped", "reason": reason})
                     print(rows[-1], flush=True)
@@ -183,7 +204,7 @@ def time_shapes(
                 )
                 # the last shape, not the first: at K = 1 fixed per-step costs make T*K*B
                 # a poor guide
-                cost[name] = stats["median_s"] / work
+                last[name] = (max_len, max_duration, batch, stats["median_s"])
                 peak = (
                     torch.cuda.max_memory_allocated(device) / 2**20
                     if device.type == "cuda"
@@ -255,7 +276,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "--budget-s",
         type=float,
         default=120.0,
-        help="skip a backend whose extrapolated time exceeds this",
+        help="time budget of the whole run: a row predicted to end later is skipped",
     )
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL

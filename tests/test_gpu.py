@@ -17,18 +17,24 @@ CUDA = "cuda"
 
 
 @functools.cache
-def _cycles_per_s() -> float:
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    torch.cuda._sleep(10**7)
-    end.record()
-    end.synchronize()
-    return 10**7 / (start.elapsed_time(end) / 1000)
+def _max_cycles_per_s() -> float:
+    """The SM's highest clock, from NVML. torch.cuda._sleep counts SM cycles, so a spin of
+    `seconds` times this many lasts at least `seconds` at whatever clock the GPU runs (a
+    calibration at the idle clock, 345 MHz on an H200, made spins 4x too short at 1980)."""
+    pynvml = pytest.importorskip("pynvml")
+    from genobench.profiling.power import nvml_device_index
+
+    pynvml.nvmlInit()
+    try:
+        handle = pynvml.nvmlDeviceGetHandleByIndex(nvml_device_index(CUDA))
+        return pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM) * 1e6
+    finally:
+        pynvml.nvmlShutdown()
 
 
 def _spin(seconds: float) -> None:
-    """Queue a kernel that keeps the GPU busy for about `seconds` (returns at once)."""
-    torch.cuda._sleep(int(seconds * _cycles_per_s()))
+    """Queue a kernel that keeps the GPU busy for at least `seconds` (returns at once)."""
+    torch.cuda._sleep(int(seconds * _max_cycles_per_s()))
 
 
 def test_triton_kernels_match_the_reference_on_cuda():

@@ -115,5 +115,14 @@ def test_budget_skips_with_reason(tmp_path):
     )
     assert list(table["status"]) == ["ok", "skipped"]
     assert table["reason"].iloc[1].startswith("skipped: extrapolated")
+    assert "> 0 s left of --budget-s 0 s" in table["reason"].iloc[1]
+
+
+def test_prediction_takes_the_larger_of_batch_parallel_and_batch_serial_scaling():
+    bench = load_benchmark()
+    # timed 2 s at T=10k, K=100, B=16: a shape 100x the work per sequence
+    assert bench.predicted_call_s((10_000, 100, 16, 2.0), 100_000, 1000, 1) == pytest.approx(200.0)
+    assert bench.predicted_call_s((10_000, 100, 1, 2.0), 100_000, 1000, 4) == pytest.approx(800.0)
+    assert bench.predicted_call_s((1000, 10, 2, 1.0), 1000, 10, 2) == pytest.approx(1.0)
     with pytest.raises(SystemExit, match="--shapes must look like"):
         bench.parse_shapes("100-4")

@@ -7,6 +7,10 @@ scratch buffer, then walked backwards with a ring of the last K beta messages, a
 gradients in place (a program owns its sequence, so no atomics). Loops over K go in
 chunks of K_BLOCK with an online logsumexp; -1e30 stands for -inf so no NaN can arise.
 Compute dtype is the input dtype (float32 or float64).
+
+The scratch rings are shared by all warps of a program: a store to a row that other warps
+read in the same step waits at ``tl.debug_barrier()`` (the CPU interpreter runs one thread
+and cannot show a missing barrier).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ def _push(ring_ptr, trans, alpha, cum_t, t, offs_c, cmask, K: tl.constexpr, C: t
     x = alpha[:, None] + trans
     top = tl.max(x, axis=0)
     u = top + tl.log(tl.sum(tl.exp(x - top[None, :]), axis=0))
+    tl.debug_barrier()  # row t % K was read (as w[t-K]) by every warp in this step
     tl.store(ring_ptr + (t % K) * C + offs_c, u - cum_t, mask=cmask)
     tl.debug_barrier()
 
@@ -214,6 +219,7 @@ def _backward_kernel(
                 shift = tl.max(
                     tl.load(beta_b + ((last + 1) % K) * C + offs_c, mask=cmask, other=NEG), axis=0
                 )
+                tl.debug_barrier()  # every warp reads the row before it is shifted in place
                 _copy_ring(beta_b, beta_b, shift, offs_c, cmask, K, C, K_BLOCK)
                 beta_norm += shift.to(tl.float64)
             offset_64 = tl.load(ck_norm_ptr + b * N_CK + j + tl.arange(0, 1)) + beta_norm - log_z
@@ -277,6 +283,7 @@ def _backward_kernel(
                     )
                     end_prob = tl.where(cmask & (s >= 1), tl.exp(alpha_s + beta_s + offset), 0.0)
                     tl.store(g_cum_b + s * C + offs_c, end_prob - start_prob, mask=cmask)
+                    tl.debug_barrier()  # row s % K was read (as beta[s+K]) by every warp
                     tl.store(beta_b + (s % K) * C + offs_c, beta_s, mask=cmask)
                     tl.debug_barrier()
 

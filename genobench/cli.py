@@ -61,17 +61,19 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_build_lm(args: argparse.Namespace) -> int:
     from genobench.models.genomic_lm import build_genomic_lm
-    from genobench.paths import cache_dir
+    from genobench.models.local import GENOMIC_LMS, genomic_lm_folder
 
     name = "genomic-lm-tiny" if args.tiny else "genomic-lm"
-    path = Path(args.path) if args.path else cache_dir() / "models" / name
+    settings = {**GENOMIC_LMS[name], "seed": args.seed}
+    custom = args.seed != 0 or args.max_steps is not None
+    if not args.path and custom:
+        raise SystemExit(
+            "--seed or --max-steps build a model local:genomic-lm would not find: "
+            "give --path for it"
+        )
+    path = Path(args.path) if args.path else genomic_lm_folder(name)
     record = build_genomic_lm(
-        path,
-        seed=args.seed,
-        max_seconds=args.max_seconds,
-        max_steps=args.max_steps,
-        preset="tiny" if args.tiny else "default",
-        progress=True,
+        path, max_seconds=args.max_seconds, max_steps=args.max_steps, progress=True, **settings
     )
     print(
         f"{path}: {record['steps_completed']}/{record['max_steps']} steps in "
@@ -210,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     build_lm.add_argument(
         "--max-seconds",
         type=float,
-        default=180.0,
+        default=900.0,
         help="stop training after this long (recorded in the model folder)",
     )
     build_lm.add_argument("--max-steps", type=int, help="training steps (default: the preset's)")

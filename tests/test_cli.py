@@ -33,3 +33,10 @@ def test_report_options_come_from_the_report_arguments(monkeypatch):
     ]
     assert main(["report", "--only", "binning"]) == 0
     assert seen[-1] == driver.ReportOptions(only=["binning"])
+
+
+def test_build_lm_refuses_a_custom_model_in_the_default_slot():
+    import pytest
+
+    with pytest.raises(SystemExit, match="give --path"):
+        main(["build-lm", "--tiny", "--max-steps", "2"])

@@ -81,3 +81,17 @@ def test_kmer_tokenizer_round_trip():
 def test_default_preset_is_a_mistral_lm_of_reasonable_size():
     cfg = PRESETS["default"]
     assert cfg["hidden_size"] % 64 == 0 and cfg["max_steps"] > 0
+
+
+def test_cache_folder_follows_the_preset_so_a_changed_default_builds_anew(monkeypatch):
+    from genobench.models import genomic_lm
+    from genobench.models.local import genomic_lm_folder
+
+    before = genomic_lm_folder("genomic-lm-tiny")
+    assert before.name.startswith("genomic-lm-tiny-") and before == genomic_lm_folder(
+        "genomic-lm-tiny"
+    )
+    changed = {**PRESETS["tiny"], "seq_len": PRESETS["tiny"]["seq_len"] * 2}
+    monkeypatch.setitem(genomic_lm.PRESETS, "tiny", changed)
+    assert genomic_lm_folder("genomic-lm-tiny") != before
+    assert resolve_model("local:genomic-lm-tiny") == str(genomic_lm_folder("genomic-lm-tiny"))

@@ -26,8 +26,10 @@ from genobench.report.workflow import SNAKEFILE, jobs
 from genobench.report.workflow.driver import ReportOptions, snakemake_command
 from genobench.report.workflow.jobs import sweep_overrides
 from genobench.report.workflow.plan import (
+    EXCLUSIVE_PRIORITY,
     MACHINE_UNITS,
     MAX_NAME,
+    job_priority,
     job_resources,
     plan_runs,
     rule_names,
@@ -145,6 +147,37 @@ def test_resources_become_snakemake_resources():
         {"machine": MACHINE_UNITS, "slurm_extra": "'--exclusive'"},
     )
     assert job_resources({"exclusive": False}, "f") == (1, one)
+
+
+def test_exclusive_runs_start_first_then_the_longest_expected():
+    assert job_priority({}) == 0
+    assert job_priority({"expected_min": 2.5, "cpus": 2}) == 2.5
+    assert job_priority({"exclusive": True}) == EXCLUSIVE_PRIORITY
+    assert job_priority({"exclusive": True, "expected_min": 3}) > job_priority(
+        {"expected_min": 9000}
+    )
+    with pytest.raises(RunConfigError, match="expected_min must be a number >= 0"):
+        job_resources({"expected_min": -1}, "f")
+
+
+@pytest.mark.slow
+def test_a_local_report_on_one_core_starts_runs_in_priority_order(tmp_path):
+    workspace = fixture_workspace(tmp_path / "order")
+    alpha = workspace / "params" / "alpha"
+    for old in alpha.glob("*.yaml"):
+        old.unlink()
+    declared = {
+        "short": "{expected_min: 1}",
+        "none": "{}",
+        "timed": "{exclusive: true}",
+        "long": "{expected_min: 5}",
+    }
+    for name, resources in declared.items():
+        (alpha / f"{name}.yaml").write_text(f"value: 1\nresources: {resources}\n")
+    code, out = report(workspace, "--params", *declared, "--only", "alpha", "--cores", "1")
+    assert code == 0, out
+    started = {name: record(workspace, "alpha", name)["started"] for name in declared}
+    assert sorted(started, key=started.get) == ["timed", "long", "short", "none"]
 
 
 def test_thread_limits_cap_shared_jobs_and_leave_exclusive_ones_alone():

@@ -5,11 +5,14 @@ into `reports/runs/<notebook>/<run name>/`. Besides notebook parameters, a param
 file may hold two workflow keys, read here and never passed to the notebook:
 
 - `resources:` what one job of this file needs (`gpus`, `gpu_model`, `mem_gb`,
-  `runtime_min`, `cpus`, `exclusive`). They become Snakemake resources, so the SLURM
+  `runtime_min`, `cpus`, `exclusive`, `expected_min`). They become Snakemake resources, so the SLURM
   executor requests a GPU exactly for the runs that need one: those declaring `gpus`,
   and those whose parameters say `device: cuda` (one GPU unless `gpus` says
   otherwise). Everything else is CPU-only. `exclusive: true` marks a run that times
   things: no other job runs beside it (locally; on SLURM it gets a whole node).
+  Job order (Snakemake priority, `job_priority`): exclusive runs first, since one that
+  waits for a free machine idles the cores around it; then the longest `expected_min`
+  first, which packs the shared cores best.
 - `sweep:` a grid, `{parameter: [values], ...}`. Every combination is its own run,
   named from the combination (`<set>--<param>-<value>--...`, parameters sorted by
   name), so the same point always lands in the same run directory.
@@ -36,7 +39,9 @@ RESOURCE_KEYS = {
     "runtime_min": "wall-clock limit per job, minutes",
     "cpus": "CPU cores per job (default 1)",
     "exclusive": "true for runs that time things: the machine to themselves (default false)",
+    "expected_min": "expected minutes per job: longer runs start first (default 0)",
 }
+EXCLUSIVE_PRIORITY = 10_000  # above any expected_min: exclusive runs start first
 # Every job takes one unit of this Snakemake resource, an exclusive job all of them,
 # so locally (`--resources machine=MACHINE_UNITS`) an exclusive job runs alone. On
 # SLURM the resource is not limited; exclusive jobs ask for a node of their own instead.
@@ -58,6 +63,7 @@ class Run:
     sweep_keys: list[str] = field(default_factory=list)  # the grid's parameters, file order
     threads: int = 1
     resources: dict[str, Any] = field(default_factory=dict)  # Snakemake resources
+    priority: float = 0  # Snakemake priority: higher starts first
     declared: dict[str, Any] = field(default_factory=dict)  # `resources:` as written
 
     @property
@@ -200,7 +206,15 @@ def job_resources(declared: Any, where: str, device: Any = None) -> tuple[int, d
     resources[MACHINE] = MACHINE_UNITS if exclusive else 1
     if exclusive:
         resources["slurm_extra"] = "'--exclusive'"
+    number("expected_min", False, 0)  # checked here; it orders jobs (job_priority)
     return threads, resources
+
+
+def job_priority(declared: dict[str, Any]) -> float:
+    """Snakemake priority of a job with these (checked) `resources:`: exclusive runs first,
+    then the longest `expected_min`."""
+    expected = float(declared.get("expected_min") or 0)
+    return EXCLUSIVE_PRIORITY + expected if declared.get("exclusive") else expected
 
 
 def runs_of_params_file(notebook_file: str | Path, params_file: str | Path) -> list[Run]:
@@ -229,6 +243,7 @@ def runs_of_params_file(notebook_file: str | Path, params_file: str | Path) -> l
             sweep_keys=sweep_keys,
             threads=threads,
             resources=dict(resources),
+            priority=job_priority(loaded.get("resources") or {}),
             declared=dict(loaded.get("resources") or {}),
         )
         for name, point in zip(names, points)

@@ -5,10 +5,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from genobench.metrics.variant_effect import (
     auprc,
+    auprc_rows,
     auroc,
+    auroc_rows,
     bootstrap_ci,
-    fast_auprc,
-    fast_auroc,
     metric_row,
     zeroshot_metrics,
 )
@@ -17,15 +17,33 @@ from genobench.metrics.variant_effect import (
 @pytest.mark.parametrize("ties", [False, True])
 def test_metrics_match_scikit_learn(ties):
     rng = np.random.default_rng(1)
-    for _ in range(50):
-        n = int(rng.integers(4, 80))
-        y = rng.integers(0, 2, n)
-        y[:2] = [0, 1]
-        s = rng.integers(0, 4, n).astype(float) if ties else rng.normal(size=n)
-        assert auroc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
-        assert auprc(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
-        assert fast_auroc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
-        assert fast_auprc(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    for n in rng.integers(4, 80, 10):
+        # 30 resamples of n variants, scored row by row against scikit-learn
+        y = rng.integers(0, 2, (30, n))
+        y[:, :2] = [0, 1]
+        s = rng.integers(0, 4, (30, n)).astype(float) if ties else rng.normal(size=(30, n))
+        rows_auroc, rows_auprc = auroc_rows(y, s), auprc_rows(y, s)
+        for i in range(len(y)):
+            assert auroc(y[i], s[i]) == pytest.approx(roc_auc_score(y[i], s[i]), abs=1e-12)
+            assert auprc(y[i], s[i]) == pytest.approx(
+                average_precision_score(y[i], s[i]), abs=1e-12
+            )
+            assert rows_auroc[i] == pytest.approx(roc_auc_score(y[i], s[i]), abs=1e-12)
+            assert rows_auprc[i] == pytest.approx(average_precision_score(y[i], s[i]), abs=1e-12)
+
+
+def test_bootstrap_draws_the_resamples_a_loop_of_single_draws_would():
+    y = np.array([1, 0, 0, 0, 0, 0])  # a third of resamples miss the positive: skipped
+    s = np.random.default_rng(2).normal(size=6)
+    draws = np.random.default_rng(7)
+    values = []
+    for _ in range(200):
+        idx = draws.integers(0, 6, 6)
+        if y[idx].min() != y[idx].max():
+            values.append(roc_auc_score(y[idx], s[idx]))
+    low, high, used = bootstrap_ci(y, s, auroc_rows, n_bootstrap=200, seed=7)
+    assert used == len(values) < 200
+    assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)
 
 
 def test_nan_scores_are_dropped_and_counted():
@@ -39,16 +57,16 @@ def test_nan_scores_are_dropped_and_counted():
 
 def test_one_class_gives_nan_not_an_error():
     assert np.isnan(auroc([1, 1, 1], [0.1, 0.2, 0.3]))
-    assert np.isnan(bootstrap_ci([1, 1], [0.1, 0.2], fast_auroc)[0])
+    assert np.isnan(bootstrap_ci([1, 1], [0.1, 0.2], auroc_rows)[0])
 
 
 def test_bootstrap_interval_brackets_the_estimate_and_is_seeded():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
     s = y + rng.normal(scale=1.5, size=300)
-    low, high, used = bootstrap_ci(y, s, fast_auroc, n_bootstrap=300, seed=4)
+    low, high, used = bootstrap_ci(y, s, auroc_rows, n_bootstrap=300, seed=4)
     assert low < roc_auc_score(y, s) < high and used == 300
-    assert bootstrap_ci(y, s, fast_auroc, n_bootstrap=300, seed=4)[:2] == (low, high)
+    assert bootstrap_ci(y, s, auroc_rows, n_bootstrap=300, seed=4)[:2] == (low, high)
     assert 0.02 < high - low < 0.2
 
 

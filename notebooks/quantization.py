@@ -31,7 +31,7 @@
 #
 # The default model, `local:genomic-lm`, is a small Mistral-family causal LM with a
 # non-overlapping 4-mer DNA tokenizer that genobench trains on the synthetic metagenome
-# the first time it is used (a few minutes on 2 CPU cores, then cached), so the fidelity numbers
+# the first time it is used (about 80 s on 2 CPU threads, then cached), so the fidelity numbers
 # come from a model with learned next-token distributions, not random weights.
 
 # %% tags=["parameters"]
